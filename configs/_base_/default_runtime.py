@@ -1,0 +1,40 @@
+# Runtime shared by every mmintrovae config: mmagic's registries, the
+# plugin's modules, logging, checkpoints, TensorBoard and local pictures.
+default_scope = 'mmagic'
+custom_imports = dict(imports=['mmintrovae'], allow_failed_imports=False)
+
+randomness = dict(seed=2018, deterministic=False)
+env_cfg = dict(
+    cudnn_benchmark=True,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+
+# IntroVAE runs several forward passes of each network per step; this
+# wrapper averages each update's gradients exactly once (see
+# mmintrovae/engine/model_wrapper.py) instead of DDP's autograd hooks.
+model_wrapper_cfg = dict(type='IntroVAEDistributedWrapper')
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=5000,
+        by_epoch=False,
+        max_keep_ckpts=5,
+        less_keys=['FID-Full-50k/fid'],
+        save_best=None),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    param_scheduler=dict(type='ParamSchedulerHook'))
+log_processor = dict(type='LogProcessor', window_size=100, by_epoch=False)
+log_level = 'INFO'
+
+vis_backends = [
+    dict(type='VisBackend'),
+    dict(type='TensorboardVisBackend'),
+]
+visualizer = dict(
+    type='Visualizer', vis_backends=vis_backends, name='visualizer')
+
+load_from = None
+resume = False

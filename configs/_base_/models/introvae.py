@@ -1,0 +1,33 @@
+# The IntroVAE model with the paper's defaults; configs override the sizes.
+# Data range: the preprocessor below maps uint8 pixels to [0, 1] (mean 0,
+# std 255) as the authors' code (ToTensor, no normalisation). mmagic's usual
+# mean=127.5, std=127.5 gives [-1, 1] and makes L_AE four times larger, so
+# beta and the margin m would have to change with it.
+model = dict(
+    type='IntroVAE',
+    # Images stay in mmagic's BGR order end to end (the networks do not
+    # care; metrics and visualizers expect BGR).
+    data_preprocessor=dict(type='DataPreprocessor', mean=0., std=255.),
+    encoder=dict(type='IntroVAEEncoder', in_channels=3),
+    decoder=dict(type='IntroVAEDecoder', out_channels=3),
+    loss_config=dict(
+        # L_REG: KL summed over latents, averaged over the batch.
+        kl_loss=dict(type='GaussianKLLoss', reduction='mean'),
+        # [m - KL]^+ on the batch-mean KL (the authors' code).
+        margin_loss=dict(type='MarginHingeLoss', margin=100.),
+        # L_AE = 1/2 * per-image sum of squared errors, batch mean (paper).
+        rec_loss=dict(type='MSELoss', loss_weight=0.5, reduction='sum')),
+    alpha=0.25,
+    beta=0.5,
+    vae_warmup_iters=0,
+    ema_config=None)
+
+# Adam with the paper's lr, one optimizer per network.
+optim_wrapper = dict(
+    constructor='MultiOptimWrapperConstructor',
+    encoder=dict(
+        type='OptimWrapper',
+        optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.999))),
+    decoder=dict(
+        type='OptimWrapper',
+        optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.999))))

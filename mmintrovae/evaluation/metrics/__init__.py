@@ -1,0 +1,4 @@
+"""Metrics of mmintrovae."""
+from .offline_fid import OfflineFrechetInceptionDistance
+
+__all__ = ['OfflineFrechetInceptionDistance']

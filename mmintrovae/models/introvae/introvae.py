@@ -1,0 +1,563 @@
+"""IntroVAE (Huang et al., NeurIPS 2018) as an mmagic model."""
+from copy import deepcopy
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmagic.registry import MODELS
+from mmagic.structures import DataSample
+from mmagic.utils.typing import ForwardInputs, SampleList
+from mmengine import MessageHub, print_log
+from mmengine.model import BaseModel
+from mmengine.optim import OptimWrapper, OptimWrapperDict
+from torch import Tensor
+
+from ..utils import reduce_gradients
+from .introvae_weights import IntroVAEWeights
+
+ModelType = Union[dict, nn.Module]
+
+_DEFAULT_LOSSES = dict(
+    kl_loss=dict(type='GaussianKLLoss', reduction='mean'),
+    margin_loss=dict(type='MarginHingeLoss', margin=100., per_sample=False),
+    # The paper's L_AE = 1/2 * sum over pixels; 'sum' is divided by the batch
+    # size below, so it is summed over pixels and averaged over the batch.
+    rec_loss=dict(type='MSELoss', loss_weight=0.5, reduction='sum'))
+
+
+def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+    """Draws z = mu + exp(logvar / 2) * eps with eps ~ N(0, I).
+
+    Args:
+        mu (Tensor): Posterior means (N, D).
+        logvar (Tensor): Posterior log-variances (N, D).
+
+    Returns:
+        Tensor: A sample of q(z|x), differentiable in mu and logvar.
+    """
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+@MODELS.register_module()
+class IntroVAE(BaseModel):
+    """Introspective VAE: a VAE whose encoder is also the discriminator.
+
+    Each training step is Algorithm 1 of the paper: encode x, decode the
+    posterior sample (x_r) and a prior sample (x_p), update the encoder with
+    ``L_E = L_REG(x) + alpha * sum_s [m - L_REG(ng(x_s))]^+ + beta * L_AE``,
+    then the decoder with ``L_G = alpha * sum_s L_REG(x_s) + beta * L_AE``,
+    where the updated encoder judges x_r and x_p. The decoder's outputs are
+    shared by both updates (the decoder has not stepped in between); each
+    backward is restricted to the parameters it updates, so no gradient
+    leaks from one update into the other and no graph is differentiated
+    through weights that an optimizer step already changed.
+
+    All losses see images as the ``data_preprocessor`` makes them: mean=0,
+    std=255 gives [0, 1] (the authors' code), mmagic's default 127.5/127.5
+    gives [-1, 1], which quadruples L_AE; ``margin`` and ``beta`` depend on
+    this choice.
+
+    Args:
+        encoder (dict | nn.Module): The encoder, e.g. ``IntroVAEEncoder``.
+        decoder (dict | nn.Module): The decoder, e.g. ``IntroVAEDecoder``.
+        data_preprocessor (dict, optional): mmagic's ``DataPreprocessor``.
+        loss_config (dict, optional): Loss modules ``kl_loss`` (L_REG,
+            default ``GaussianKLLoss``), ``margin_loss`` (the hinge, default
+            ``MarginHingeLoss(margin=100)``) and ``rec_loss`` (L_AE, any mmagic
+            pixel loss; default ``MSELoss(loss_weight=0.5, reduction='sum')``).
+            Keys left out keep their default. A ``rec_loss`` with
+            reduction 'sum' is divided by the batch size (sum over pixels,
+            mean over the batch, as the paper).
+        alpha (float, optional): The paper's weight of the adversarial terms
+            (default 0.25). 0 trains a plain VAE.
+        beta (float, optional): The paper's weight of L_AE (default 0.5).
+        authors_weights (dict, optional): Instead of alpha/beta, the authors'
+            ``weight_rec``, ``weight_kl``, ``weight_neg``, with their meaning
+            (see :class:`IntroVAEWeights`).
+        vae_warmup_iters (int): Iterations of plain-VAE training before the
+            introspective game starts. Defaults to 0.
+        ema_config (dict, optional): mmagic ``ExponentialMovingAverage``
+            config for a sampling copy of the decoder (e.g.
+            ``dict(momentum=0.001)``). Defaults to None (no EMA).
+    """
+
+    def __init__(self,
+                 encoder: ModelType,
+                 decoder: ModelType,
+                 data_preprocessor: Optional[dict] = None,
+                 loss_config: Optional[dict] = None,
+                 alpha: Optional[float] = None,
+                 beta: Optional[float] = None,
+                 authors_weights: Optional[dict] = None,
+                 vae_warmup_iters: int = 0,
+                 ema_config: Optional[dict] = None):
+        if isinstance(data_preprocessor, dict):
+            # mmagic's registry, whatever the current default scope is.
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(data_preprocessor=data_preprocessor)
+        self.encoder = MODELS.build(encoder) if isinstance(encoder,
+                                                           dict) else encoder
+        self.decoder = MODELS.build(decoder) if isinstance(decoder,
+                                                           dict) else decoder
+        self.latent_dim = self.decoder.latent_dim
+        if self.encoder.latent_dim != self.latent_dim:
+            raise ValueError(
+                f'IntroVAE: encoder latent_dim={self.encoder.latent_dim} and '
+                f'decoder latent_dim={self.latent_dim} differ; set the same '
+                'latent_dim in model.encoder and model.decoder.')
+        self.weights = IntroVAEWeights.from_config(alpha, beta,
+                                                   authors_weights)
+        if vae_warmup_iters < 0:
+            raise ValueError('IntroVAE: model.vae_warmup_iters='
+                             f'{vae_warmup_iters} must be >= 0.')
+        self.vae_warmup_iters = vae_warmup_iters
+        self._build_losses(loss_config or {})
+        self.decoder_ema = None
+        if ema_config is not None:
+            ema_config = deepcopy(ema_config)
+            ema_config.setdefault('type', 'ExponentialMovingAverage')
+            self.ema_start = ema_config.pop('start_iter', 0)
+            self.decoder_ema = MODELS.build(
+                ema_config, default_args=dict(model=self.decoder))
+
+    def _build_losses(self, loss_config: dict) -> None:
+        """Builds the three loss modules, with clear errors for bad keys."""
+        unknown = set(loss_config) - set(_DEFAULT_LOSSES)
+        if unknown:
+            raise KeyError(
+                f'IntroVAE: unknown key(s) {sorted(unknown)} in '
+                f'model.loss_config; expected {sorted(_DEFAULT_LOSSES)}.')
+        for name, default in _DEFAULT_LOSSES.items():
+            cfg = loss_config.get(name, default)
+            try:
+                setattr(self, name, MODELS.build(cfg))
+            except KeyError as err:
+                raise KeyError(
+                    f'IntroVAE: model.loss_config.{name}.type={cfg["type"]!r}'
+                    ' is not a registered loss; check the spelling or import '
+                    f'the module that registers it ({err}).') from None
+        reduction = getattr(self.rec_loss, 'reduction', 'mean')
+        if reduction not in ('sum', 'mean'):
+            raise ValueError(
+                f'IntroVAE: model.loss_config.rec_loss.reduction='
+                f"{reduction!r}; use 'sum' (per-image sum, batch mean) or "
+                "'mean' (mean over all pixels).")
+
+    # ------------------------------------------------------------------
+    # The training step: Algorithm 1 of the paper.
+    # ------------------------------------------------------------------
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapperDict) -> Dict[str, Tensor]:
+        """One iteration: an encoder update, then a decoder update.
+
+        Args:
+            data (dict): A batch from the dataloader; real images are read
+                from ``data_samples.gt_img`` after preprocessing.
+            optim_wrapper (OptimWrapperDict): Wrappers ``encoder`` and
+                ``decoder``.
+
+        Returns:
+            dict[str, Tensor]: Detached values to log.
+        """
+        data = self.data_preprocessor(data, True)
+        x = self._real_images(data)
+        enc_optim, dec_optim = self._split_optim_wrapper(optim_wrapper)
+        curr_iter = MessageHub.get_current_instance().get_info('iter', 0)
+        if curr_iter < self.vae_warmup_iters:
+            log_vars = self.vae_step(x, enc_optim, dec_optim)
+        else:
+            log_vars = self.introspective_step(x, enc_optim, dec_optim)
+        self._update_ema(curr_iter)
+        return log_vars
+
+    def introspective_step(self, x: Tensor, enc_optim: OptimWrapper,
+                           dec_optim: OptimWrapper) -> Dict[str, Tensor]:
+        """Algorithm 1: one encoder update, then one decoder update.
+
+        Args:
+            x (Tensor): Real images, preprocessed.
+            enc_optim (OptimWrapper): The encoder's optimizer wrapper.
+            dec_optim (OptimWrapper): The decoder's optimizer wrapper.
+
+        Returns:
+            dict[str, Tensor]: Detached values to log.
+        """
+        w = self.weights
+        with enc_optim.optim_context(self.encoder):
+            # Z <- Enc(X), Z_p ~ N(0, I), X_r <- Dec(Z), X_p <- Dec(Z_p)
+            # (Z_p is drawn first, as the authors' loop does.)
+            z_p = torch.randn(x.shape[0], self.latent_dim, device=x.device)
+            mu, logvar = self.encoder(x)
+            z = reparameterize(mu, logvar)
+            x_r, x_p = self.decoder(z), self.decoder(z_p)
+            loss_ae = self.reconstruction_loss(x_r, x)
+            kl_real = self.kl_loss(mu, logvar)
+            # The encoder judges ng(X_r) and ng(X_p): no gradient reaches
+            # the decoder through the margin terms.
+            kl_rec_e = self.kl_per_sample(x_r.detach())
+            kl_fake_e = self.kl_per_sample(x_p.detach())
+            hinge_rec = self.margin_loss(kl_rec_e)
+            hinge_fake = self.margin_loss(kl_fake_e)
+            loss_encoder = (w.kl_real * kl_real + w.hinge *
+                            (hinge_rec + hinge_fake) + w.rec * loss_ae)
+        # theta_E <- theta_E - eta * grad_E(L_E); the decoder's graph is kept
+        # for its own update, which uses the same X_r, X_p and L_AE.
+        self._update(enc_optim, loss_encoder, self.encoder, retain_graph=True)
+
+        with dec_optim.optim_context(self.decoder):
+            # The updated encoder judges X_r and X_p, now with gradients.
+            kl_rec_d = self.kl_loss(*self.encoder(x_r))
+            kl_fake_d = self.kl_loss(*self.encoder(x_p))
+            loss_decoder = (w.adversarial * (kl_rec_d + kl_fake_d) +
+                            w.rec * loss_ae)
+        # theta_G <- theta_G - eta * grad_G(L_G); the encoder is not updated.
+        self._update(dec_optim, loss_decoder, self.decoder)
+
+        return self._detach(
+            loss_ae=loss_ae,
+            kl_real=kl_real,
+            kl_rec_enc=kl_rec_e.mean(),
+            kl_fake_enc=kl_fake_e.mean(),
+            kl_rec_dec=kl_rec_d,
+            kl_fake_dec=kl_fake_d,
+            hinge_rec=hinge_rec,
+            hinge_fake=hinge_fake,
+            loss_encoder=loss_encoder,
+            loss_decoder=loss_decoder)
+
+    def vae_step(self, x: Tensor, enc_optim: OptimWrapper,
+                 dec_optim: OptimWrapper) -> Dict[str, Tensor]:
+        """A plain-VAE step, used during the warm-up iterations.
+
+        Both networks descend ``warmup_kl * L_REG(x) + warmup_rec * L_AE``.
+
+        Args:
+            x (Tensor): Real images, preprocessed.
+            enc_optim (OptimWrapper): The encoder's optimizer wrapper.
+            dec_optim (OptimWrapper): The decoder's optimizer wrapper.
+
+        Returns:
+            dict[str, Tensor]: Detached values to log.
+        """
+        with enc_optim.optim_context(self.encoder):
+            mu, logvar = self.encoder(x)
+            x_r = self.decoder(reparameterize(mu, logvar))
+            loss_ae = self.reconstruction_loss(x_r, x)
+            kl_real = self.kl_loss(mu, logvar)
+            loss_vae = (self.weights.warmup_kl * kl_real +
+                        self.weights.warmup_rec * loss_ae)
+        self._update(enc_optim, loss_vae, self.encoder, retain_graph=True)
+        self._update(dec_optim, loss_vae, self.decoder)
+        return self._detach(
+            loss_ae=loss_ae, kl_real=kl_real, loss_vae=loss_vae)
+
+    # ------------------------------------------------------------------
+    # Loss helpers.
+    # ------------------------------------------------------------------
+    def reconstruction_loss(self, x_r: Tensor, x: Tensor) -> Tensor:
+        """L_AE between reconstructions and real images.
+
+        mmagic's pixel losses with reduction 'sum' also sum over the batch;
+        dividing by the batch size gives the paper's per-image sum averaged
+        over the batch.
+
+        Args:
+            x_r (Tensor): Reconstructions.
+            x (Tensor): Real images.
+
+        Returns:
+            Tensor: The weighted reconstruction loss (float32).
+        """
+        loss = self.rec_loss(x_r.float(), x.float())
+        if self.rec_loss.reduction == 'sum':
+            loss = loss / x.shape[0]
+        return loss
+
+    def kl_per_sample(self, images: Tensor) -> Tensor:
+        """Encodes images and returns the KL of each posterior, shape (N,).
+
+        Args:
+            images (Tensor): Preprocessed images.
+
+        Returns:
+            Tensor: Per-sample KL, weighted by the KL loss' ``loss_weight``.
+        """
+        mu, logvar = self.encoder(images)
+        return self.kl_loss(mu, logvar, reduction_override='none')
+
+    @staticmethod
+    def _update(optim: OptimWrapper,
+                loss: Tensor,
+                module: nn.Module,
+                retain_graph: bool = False) -> None:
+        """Backward restricted to ``module``'s parameters, then maybe step.
+
+        Does what ``OptimWrapper.update_params`` does (loss scaling for
+        gradient accumulation, AMP loss scaling, step and zero_grad when the
+        accumulation is complete), but computes gradients only for the
+        parameters this optimizer updates, and averages them over ranks once
+        before the step when training is distributed.
+        """
+        params = [p for p in module.parameters() if p.requires_grad]
+        optim.backward(
+            optim.scale_loss(loss), inputs=params, retain_graph=retain_graph)
+        if optim.should_update():
+            reduce_gradients(params)
+            optim.step()
+            optim.zero_grad()
+
+    @staticmethod
+    def _detach(**values: Tensor) -> Dict[str, Tensor]:
+        """Detached copies of the values to log."""
+        return {k: v.detach() for k, v in values.items()}
+
+    @staticmethod
+    def _split_optim_wrapper(
+            optim_wrapper: OptimWrapperDict
+    ) -> Tuple[OptimWrapper, OptimWrapper]:
+        """Returns the encoder's and the decoder's optimizer wrappers."""
+        keys = set(optim_wrapper.keys())
+        if not {'encoder', 'decoder'} <= keys:
+            raise KeyError(
+                'IntroVAE needs optim_wrapper with the keys encoder and '
+                f'decoder (constructor=\'MultiOptimWrapperConstructor\'), '
+                f'got {sorted(keys)}.')
+        return optim_wrapper['encoder'], optim_wrapper['decoder']
+
+    def _real_images(self, data: dict) -> Tensor:
+        """Real images of a preprocessed batch (``data_samples.gt_img``)."""
+        samples = data.get('data_samples')
+        if samples is None or 'gt_img' not in samples:
+            raise KeyError(
+                'IntroVAE reads real images from data_samples.gt_img: load '
+                "them with dict(type='LoadImageFromFile', key='gt') and end "
+                "the pipeline with dict(type='PackInputs').")
+        return samples.gt_img
+
+    def _update_ema(self, curr_iter: int) -> None:
+        """Updates the decoder's EMA copy (or copies it before the start)."""
+        if self.decoder_ema is None:
+            return
+        if curr_iter + 1 >= self.ema_start:
+            self.decoder_ema.update_parameters(self.decoder)
+            if not self.decoder_ema.update_buffers:
+                self.decoder_ema.sync_buffers(self.decoder)
+        else:
+            self.decoder_ema.sync_parameters(self.decoder)
+
+    # ------------------------------------------------------------------
+    # Inference: encode, decode, reconstruct, sample, interpolate.
+    # Tensors here are in the model's space (after the preprocessor).
+    # ------------------------------------------------------------------
+    def _decoder_for(self, use_ema: bool) -> nn.Module:
+        """The EMA decoder if asked for (and present), else the decoder."""
+        if not use_ema:
+            return self.decoder
+        if self.decoder_ema is None:
+            raise ValueError(
+                'IntroVAE has no EMA decoder: set model.ema_config to train '
+                "one, or sample with sample_model='orig'.")
+        return self.decoder_ema
+
+    @torch.no_grad()
+    def encode(self, images: Tensor) -> Tuple[Tensor, Tensor]:
+        """Posterior parameters of preprocessed images.
+
+        Args:
+            images (Tensor): Images (N, C, H, W) in the model's range.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``mu`` and ``logvar``.
+        """
+        return self.encoder(images)
+
+    @torch.no_grad()
+    def decode(self, z: Tensor, use_ema: bool = False) -> Tensor:
+        """Images from latent codes.
+
+        Args:
+            z (Tensor): Latent codes (N, latent_dim).
+            use_ema (bool): Decode with the EMA decoder.
+
+        Returns:
+            Tensor: Images in the model's range.
+        """
+        return self._decoder_for(use_ema)(z)
+
+    @torch.no_grad()
+    def reconstruct(self,
+                    images: Tensor,
+                    use_ema: bool = False,
+                    stochastic: bool = False) -> Tensor:
+        """Encodes and decodes images.
+
+        Args:
+            images (Tensor): Images in the model's range.
+            use_ema (bool): Decode with the EMA decoder.
+            stochastic (bool): Decode a posterior sample instead of its mean.
+
+        Returns:
+            Tensor: Reconstructions in the model's range.
+        """
+        mu, logvar = self.encoder(images)
+        z = reparameterize(mu, logvar) if stochastic else mu
+        return self.decode(z, use_ema)
+
+    @torch.no_grad()
+    def sample(self,
+               num_samples: int,
+               use_ema: bool = False,
+               noise: Optional[Tensor] = None) -> Tensor:
+        """Images decoded from prior samples z ~ N(0, I).
+
+        Args:
+            num_samples (int): How many images.
+            use_ema (bool): Decode with the EMA decoder.
+            noise (Tensor, optional): Latent codes to use instead of random.
+
+        Returns:
+            Tensor: Images in the model's range.
+        """
+        if noise is None:
+            noise = torch.randn(
+                num_samples, self.latent_dim, device=self._device)
+        return self.decode(noise, use_ema)
+
+    @torch.no_grad()
+    def interpolate(self,
+                    image_a: Tensor,
+                    image_b: Tensor,
+                    num_steps: int = 8,
+                    use_ema: bool = False) -> Tensor:
+        """Decodes the straight line between two images' posterior means.
+
+        Args:
+            image_a (Tensor): First image (C, H, W) or (1, C, H, W).
+            image_b (Tensor): Second image, same shape.
+            num_steps (int): Points on the line, both ends included.
+            use_ema (bool): Decode with the EMA decoder.
+
+        Returns:
+            Tensor: ``num_steps`` images (num_steps, C, H, W).
+        """
+        if num_steps < 2:
+            raise ValueError(f'interpolate: num_steps={num_steps} must be >= 2')
+        pair = torch.cat([image_a.reshape(1, *image_a.shape[-3:]),
+                          image_b.reshape(1, *image_b.shape[-3:])])
+        mu, _ = self.encoder(pair)
+        t = torch.linspace(0, 1, num_steps, device=mu.device)[:, None]
+        return self.decode((1 - t) * mu[0] + t * mu[1], use_ema)
+
+    @property
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ------------------------------------------------------------------
+    # mmagic's inference interface (metrics, VisualizationHook).
+    # ------------------------------------------------------------------
+    def _sample_models(self, inputs: ForwardInputs) -> List[str]:
+        """The decoders to sample with, as BaseGAN's ``sample_model``."""
+        choice = inputs.get('sample_model') if isinstance(inputs,
+                                                           dict) else None
+        if choice is None:
+            choice = 'ema' if self.decoder_ema is not None else 'orig'
+        if choice not in ('orig', 'ema', 'ema/orig'):
+            raise ValueError(f"sample_model={choice!r}: use 'orig', 'ema' "
+                             "or 'ema/orig'.")
+        return choice.split('/') if choice == 'ema/orig' else [choice]
+
+    def _noise(self, inputs: ForwardInputs,
+               data_samples: Optional[DataSample]) -> Tensor:
+        """Prior noise from ``inputs`` as BaseGAN accepts it."""
+        if isinstance(inputs, Tensor):
+            return inputs
+        noise = inputs.get('noise')
+        if isinstance(noise, Tensor):
+            return noise.to(self._device)
+        num = inputs.get('num_batches')
+        if num is None:
+            num = len(data_samples) if data_samples is not None else 1
+        if callable(noise):
+            return noise((num, self.latent_dim)).to(self._device)
+        return torch.randn(num, self.latent_dim, device=self._device)
+
+    @torch.no_grad()
+    def forward(self,
+                inputs: ForwardInputs,
+                data_samples: Optional[DataSample] = None,
+                mode: Optional[str] = None) -> SampleList:
+        """Samples images (and reconstructs real ones when given).
+
+        Args:
+            inputs (dict | Tensor): ``noise`` (Tensor or callable),
+                ``num_batches`` and ``sample_model`` ('orig', 'ema',
+                'ema/orig'), as mmagic's ``BaseGAN`` takes them; a Tensor is
+                the noise itself.
+            data_samples (DataSample, optional): A preprocessed batch; when it
+                holds ``gt_img``, the output also has the reconstruction as
+                ``pred_img`` (and ``gt_img`` back in [0, 255], BGR).
+            mode (str, optional): Unused, kept for mmengine's interface.
+
+        Returns:
+            list[DataSample]: Per-image results with ``fake_img`` in
+            [0, 255], BGR, as mmagic's metrics and hooks expect.
+        """
+        noise = self._noise(inputs, data_samples)
+        real = None
+        if data_samples is not None and 'gt_img' in data_samples:
+            real = data_samples.gt_img
+        out = DataSample()
+        if data_samples is not None:
+            out.update(data_samples)
+        models = self._sample_models(inputs)
+        for name in models:
+            use_ema = name == 'ema'
+            result = DataSample(
+                fake_img=self._to_image(
+                    self.sample(len(noise), use_ema, noise), data_samples))
+            if real is not None:
+                result.pred_img = self._to_image(
+                    self.reconstruct(real, use_ema), data_samples)
+            if len(models) == 1:
+                out.update(result)
+            else:
+                out.set_field(result, name)
+        if real is not None:
+            out.gt_img = self._to_image(real, data_samples)
+        out.noise = noise
+        out.sample_model = '/'.join(models)
+        return out.split(allow_nonseq_value=True)
+
+    def _to_image(self, images: Tensor,
+                  data_samples: Optional[DataSample]) -> Tensor:
+        """Model-space images to [0, 255] BGR, as the preprocessor's inverse.
+        """
+        key = 'gt_img' if data_samples is not None else 'img'
+        return self.data_preprocessor.destruct(images, data_samples, key)
+
+    def val_step(self, data: dict) -> SampleList:
+        """Samples (and reconstructs) for mmagic's evaluators.
+
+        Real images are preprocessed as in training, so that their
+        reconstructions are computed in the model's range.
+
+        Args:
+            data (dict): A batch from a val dataloader or a metric's sampler.
+
+        Returns:
+            list[DataSample]: See :meth:`forward`.
+        """
+        data = self.data_preprocessor(data, True)
+        return self(**data)
+
+    def test_step(self, data: dict) -> SampleList:
+        """Same as :meth:`val_step`.
+
+        Args:
+            data (dict): A batch from a test dataloader or a metric's sampler.
+
+        Returns:
+            list[DataSample]: See :meth:`forward`.
+        """
+        return self.val_step(data)
+

@@ -1,0 +1,77 @@
+"""Building blocks shared by IntroVAE's encoder and decoder."""
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+
+class IntroVAEResBlock(nn.Module):
+    """The residual block of the authors' ``networks.py``.
+
+    conv3x3 -> BN -> LeakyReLU(0.2) -> conv3x3 -> (+ shortcut) -> BN ->
+    LeakyReLU(0.2). The shortcut is a bias-free 1x1 conv when the channel
+    count changes. (The authors test ``inc is not outc``, an identity check
+    that gives some 512->512 blocks a needless 1x1 conv; this compares
+    values.)
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.shortcut = (
+            nn.Conv2d(in_channels, out_channels, 1, bias=False)
+            if in_channels != out_channels else nn.Identity())
+        self.conv1 = nn.Conv2d(
+            in_channels, out_channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(
+            out_channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Applies the block.
+
+        Args:
+            x (Tensor): Input feature map (N, C_in, H, W).
+
+        Returns:
+            Tensor: Output feature map (N, C_out, H, W).
+        """
+        out = self.act(self.bn1(self.conv1(x)))
+        out = self.conv2(out)
+        return self.act(self.bn2(out + self.shortcut(x)))
+
+
+def check_channels(image_size: int, channels: Sequence[int],
+                   owner: str) -> None:
+    """Checks that ``4 * 2**len(channels) == image_size``.
+
+    Each channel entry is one resolution level, halving (encoder) or
+    doubling (decoder) the feature map between ``image_size`` and 4x4.
+
+    Args:
+        image_size (int): Image side length.
+        channels (Sequence[int]): Channel count of each level.
+        owner (str): The class being built, for the message.
+
+    Raises:
+        ValueError: If the channel list does not fit the image size.
+    """
+    if not channels or any(int(c) <= 0 for c in channels):
+        raise ValueError(f'{owner}: channels={list(channels)} must be a '
+                         'non-empty list of positive integers.')
+    expected = 4 * 2**len(channels)
+    if expected != image_size:
+        levels = image_size // 4
+        hint = (f'{levels.bit_length() - 1} entries'
+                if image_size >= 8 and levels & (levels - 1) == 0 else
+                'an image_size of the form 4 * 2**k (32, 64, ..., 1024)')
+        raise ValueError(
+            f'{owner}: channels={list(channels)} ({len(channels)} levels) '
+            f'builds {expected}x{expected} images, but image_size='
+            f'{image_size}. Use {hint} for image_size={image_size}, or set '
+            f'image_size={expected}.')

@@ -1,0 +1,9 @@
+"""Loss modules of mmintrovae, registered in mmagic's ``MODELS``."""
+from .kl_loss import GaussianKLLoss, gaussian_kl
+from .loss_comps import KLPriorLossComps, MarginHingeLossComps
+from .margin_loss import MarginHingeLoss
+
+__all__ = [
+    'GaussianKLLoss', 'MarginHingeLoss', 'gaussian_kl', 'KLPriorLossComps',
+    'MarginHingeLossComps'
+]

@@ -1,0 +1,37 @@
+"""mmintrovae's own plugin: its modules and configs, through the hooks."""
+import os.path as osp
+from types import ModuleType
+from typing import Dict, List
+
+from .hookspecs import hookimpl
+
+_CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))),
+                       'configs')
+
+
+@hookimpl
+def mmintrovae_register_modules(registries: ModuleType) -> None:
+    """Imports the packages whose classes register themselves."""
+    from .. import engine, evaluation, models  # noqa: F401
+
+
+@hookimpl
+def mmintrovae_config_dirs() -> List[str]:
+    """The repository's ``configs/`` (present in a source checkout)."""
+    return [_CONFIG_DIR] if osp.isdir(_CONFIG_DIR) else []
+
+
+@hookimpl
+def mmintrovae_config_presets() -> Dict[str, str]:
+    """Short names for the main configs."""
+    names = {
+        'demo': 'introvae_demo-64.py',
+        'celeba-128': 'introvae_celeba-128.py',
+        'celeba-256': 'introvae_celeba-256.py',
+        'celeba-1024': 'introvae_celeba-1024.py',
+    }
+    return {
+        name: osp.join(_CONFIG_DIR, file)
+        for name, file in names.items()
+        if osp.isfile(osp.join(_CONFIG_DIR, file))
+    }

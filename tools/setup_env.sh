@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Sets up the project's virtual environment at .venv (or $VENV) on a fresh machine:
+# torch + torchvision, mmengine, mmagic 1.2.0 and what its imports need, mmcv 2.1.0 with its
+# compiled ops (built once, then reused from a wheel cache), the test tools, and mmintrovae
+# itself in editable mode. Safe to re-run: finished steps are skipped quickly.
+#
+#   bash tools/setup_env.sh            # or: make setup
+#
+# Environment: VENV (default .venv), PYTHON (interpreter for the venv, default python3),
+# MMINTROVAE_WHEEL_CACHE (default ~/.cache/mmintrovae/wheels) where the mmcv wheel is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+venv=${VENV:-.venv}
+python=${PYTHON:-python3}
+cache=${MMINTROVAE_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mmintrovae/wheels}
+log_dir=${root}/.setup-logs
+mkdir -p "$log_dir" "$cache"
+step() { printf '\n[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+start=$(date +%s)
+
+if [ ! -x "$venv/bin/python" ]; then
+  step "creating the virtual environment $venv with $($python --version 2>&1)"
+  "$python" -m venv "$venv"
+fi
+py="$root/$venv/bin/python"
+pip() { "$py" -m pip --disable-pip-version-check "$@"; }
+
+step "pip, setuptools<81 (mmengine and mmcv's build use pkg_resources), wheel"
+pip install -q -U pip 'setuptools<81' wheel
+
+if ! "$py" -c 'import torch, torchvision' 2>/dev/null; then
+  step "torch 2.14.1 + torchvision 0.29.1 (the pair that imports together with mmagic; ~1-3 min)"
+fi
+pip install -q -c requirements/constraints.txt torch==2.14.1 torchvision==0.29.1
+
+step "mmengine, mmagic's runtime imports, pluggy, opencv (requirements/runtime.txt)"
+pip install -q -c requirements/constraints.txt -r requirements/runtime.txt
+pip install -q --no-deps mmagic==1.2.0
+
+if "$py" -c 'import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != "2.1.0")' 2>/dev/null; then
+  step "mmcv 2.1.0 with ops already installed"
+else
+  wheel=$(ls "$cache"/mmcv-2.1.0-*.whl 2>/dev/null | head -n 1 || true)
+  if [ -z "$wheel" ]; then
+    build_log="$log_dir/build_mmcv.log"
+    step "building mmcv 2.1.0 with its C++ ops: this takes about 15 minutes on 2 cores, once per machine."
+    echo "  The wheel is kept in $cache and reused by later set-ups. Build log: $build_log"
+    # Torch >= 2.10 headers require C++20, but mmcv 2.1.0's setup.py passes -std=c++17 last:
+    # a compiler wrapper appends -std=gnu++20 after every other argument.
+    cc_dir=$(mktemp -d)
+    printf '#!/bin/sh\nexec %s "$@" -std=gnu++20\n' "$(command -v g++)" > "$cc_dir/g++"
+    chmod +x "$cc_dir/g++"
+    build_dir=$(mktemp -d)
+    ( CXX="$cc_dir/g++" MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$(nproc) \
+        "$py" -m pip wheel --no-build-isolation --no-deps -w "$build_dir" mmcv==2.1.0 \
+        > "$build_log" 2>&1 ) &
+    builder=$!
+    t0=$(date +%s)
+    while kill -0 "$builder" 2>/dev/null; do
+      sleep 30
+      kill -0 "$builder" 2>/dev/null || break
+      printf '  ... still building mmcv (%d min %02d s elapsed, log: %s)\n' \
+        $(( ($(date +%s) - t0) / 60 )) $(( ($(date +%s) - t0) % 60 )) "$build_log"
+    done
+    if ! wait "$builder"; then
+      echo "ERROR: building mmcv 2.1.0 failed. The last lines of $build_log:" >&2
+      tail -n 25 "$build_log" >&2
+      echo "Fix the cause above (a compiler, torch's headers, setuptools<81) and re-run $0." >&2
+      exit 1
+    fi
+    mv "$build_dir"/mmcv-2.1.0-*.whl "$cache"/
+    wheel=$(ls "$cache"/mmcv-2.1.0-*.whl | head -n 1)
+    step "mmcv built in $(( ($(date +%s) - t0) / 60 )) min"
+  else
+    step "reusing the built mmcv wheel $wheel (delete it to rebuild)"
+  fi
+  pip install -q --no-deps --force-reinstall "$wheel"
+fi
+
+step "test and lint tools (requirements/tests.txt), mmintrovae in editable mode"
+pip install -q -c requirements/constraints.txt -r requirements/tests.txt
+pip install -q --no-deps --no-build-isolation -e .
+
+"$py" -c 'import mmagic.models, mmagic.evaluation, mmagic.datasets, mmcv.ops, mmintrovae' \
+  || { echo "ERROR: the environment $venv does not import mmagic + mmintrovae; see above." >&2; exit 1; }
+step "ready in $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s: activate with 'source $venv/bin/activate'"

@@ -1,0 +1,64 @@
+"""Evaluates a checkpoint with the config's test metrics, as mmagic's tool.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
+        [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
+from mmintrovae.datasets import check_dataset_folders  # noqa: E402
+from mmintrovae.utils import load_config  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    """Parses the command line (the flags of mmagic's tools/test.py)."""
+    parser = argparse.ArgumentParser(description='Test an IntroVAE model')
+    parser.add_argument('config', help='config file path or preset name')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where logs go')
+    parser.add_argument('--out', help='also write the metrics to this JSON')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. test_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Builds the Runner, loads the checkpoint, runs the test loop."""
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(
+            f'Checkpoint {args.checkpoint!r} does not exist; pass a .pth '
+            'file from a work dir (e.g. work_dirs/NAME/iter_1000.pth).')
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    check_dataset_folders(cfg, splits=('test', ))
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    print(json.dumps(metrics, indent=2, default=float))
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        tmp = args.out + '.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(metrics, f, indent=2, default=float)
+        os.replace(tmp, args.out)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,74 @@
+"""Trains an mmintrovae model with mmengine's Runner, as mmagic's tool.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
+        [--auto-scale-lr] [--cfg-options KEY=VALUE ...] [--launcher pytorch]
+
+CONFIG is a config file, or a name from an installed plugin's config
+directory or presets (``demo``, ``celeba-1024``, ...).
+"""
+import argparse
+import os.path as osp
+import sys
+
+from mmengine.config import DictAction
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
+from mmintrovae.datasets import check_dataset_folders  # noqa: E402
+from mmintrovae.utils import enable_amp, load_config  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    """Parses the command line (the flags of mmagic's tools/train.py)."""
+    parser = argparse.ArgumentParser(description='Train an IntroVAE model')
+    parser.add_argument('config', help='config file path or preset name')
+    parser.add_argument('--work-dir', help='where logs and models go')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='resume from the latest checkpoint in the work dir')
+    parser.add_argument(
+        '--amp', action='store_true', help='enable mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by the total batch size (auto_scale_lr in cfg)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys, e.g. train_cfg.max_iters=100')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Builds the Runner from the config and trains."""
+    args = parse_args()
+    cfg = load_config(args)
+    if args.amp:
+        enable_amp(cfg)
+    if args.resume:
+        cfg.resume = True
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in (
+                cfg.auto_scale_lr or {}):
+            raise KeyError('--auto-scale-lr needs auto_scale_lr = dict('
+                           'base_batch_size=...) in the config.')
+        cfg.auto_scale_lr.enable = True
+    check_dataset_folders(cfg)
+    runner = Runner.from_cfg(cfg)
+    print_log(f'Working directory: {cfg.work_dir}', 'current')
+    runner.train()
+    print_log(f'Checkpoints and logs saved under {cfg.work_dir}', 'current')
+
+
+if __name__ == '__main__':
+    main()
