@@ -2,11 +2,16 @@
 
 Importing this package registers its models, losses, hooks and metrics (and
 those of installed mmintrovae plugins) into mmagic's registries, so configs
-with ``default_scope = 'mmagic'`` can name them.
+with ``default_scope = 'mmagic'`` can name them, and allow-lists the classes
+mmengine's checkpoints hold for torch's safe loading.
 """
+from .engine.safe_checkpoint import install_safe_globals
 from .plugins import register_all_modules
 from .version import __version__
 
 register_all_modules()
+# Lets mmengine resume its own checkpoints under torch's weights_only=True
+# (an allow-list of the few classes they hold; no unsafe unpickling).
+install_safe_globals()
 
 __all__ = ['__version__', 'register_all_modules']

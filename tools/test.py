@@ -16,6 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
 from mmintrovae.datasets import check_dataset_folders  # noqa: E402
 from mmintrovae.utils import load_config  # noqa: E402
+from mmintrovae.utils.dist import adapt_dist_cfg_to_device  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +48,7 @@ def main() -> None:
             f'Checkpoint {args.checkpoint!r} does not exist; pass a .pth '
             'file from a work dir (e.g. work_dirs/NAME/iter_1000.pth).')
     cfg = load_config(args)
+    adapt_dist_cfg_to_device(cfg)
     cfg.load_from = args.checkpoint
     check_dataset_folders(cfg, splits=('test', ))
     runner = Runner.from_cfg(cfg)

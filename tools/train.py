@@ -18,6 +18,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
 from mmintrovae.datasets import check_dataset_folders  # noqa: E402
 from mmintrovae.utils import enable_amp, load_config  # noqa: E402
+from mmintrovae.utils.dist import adapt_dist_cfg_to_device  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -53,6 +54,7 @@ def main() -> None:
     """Builds the Runner from the config and trains."""
     args = parse_args()
     cfg = load_config(args)
+    adapt_dist_cfg_to_device(cfg)
     if args.amp:
         enable_amp(cfg)
     if args.resume:

@@ -136,6 +136,9 @@ def to_inception_input(rgb: Tensor, style: str = 'StyleGAN') -> Tensor:
     if style == 'PyTorch':
         x = (rgb.float() - 127.5) / 127.5
         return F.interpolate(
-            x, size=(INCEPTION_SIZE, INCEPTION_SIZE),
-            mode='bilinear', align_corners=False)
-    raise ValueError(f'inception_style must be one of {STYLES}, got {style!r}.')
+            x,
+            size=(INCEPTION_SIZE, INCEPTION_SIZE),
+            mode='bilinear',
+            align_corners=False)
+    raise ValueError(
+        f'inception_style must be one of {STYLES}, got {style!r}.')

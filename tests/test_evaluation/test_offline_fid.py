@@ -2,7 +2,9 @@
 import math
 import socket
 
+import numpy as np
 import pytest
+import scipy.linalg
 import torch
 import torch.nn as nn
 from mmagic.evaluation import Evaluator
@@ -13,10 +15,10 @@ from mmengine.dataset import pseudo_collate
 from torch.utils.data import DataLoader, Dataset
 
 import mmintrovae.evaluation  # noqa: F401  (registers the metric)
-from mmintrovae.evaluation import OfflineFrechetInceptionDistance
-from mmintrovae.evaluation import offline_inception
+from mmintrovae.evaluation import (OfflineFrechetInceptionDistance,
+                                   offline_inception)
 
-NUM = 8  # images per set; the CPU forward costs ~0.05 s per image
+NUM = 8  # images per set; the 299 px CPU forward is the slow part
 BATCH = 4
 
 
@@ -37,12 +39,15 @@ class _RealSet(Dataset):
     """Items shaped like mmagic's packed inputs: inputs + gt_img."""
 
     def __init__(self, images, fail=False):
+        """Holds N x 3 x H x W images; ``fail`` forbids reading them."""
         self.images, self.fail = images, fail
 
     def __len__(self):
+        """Number of images."""
         return len(self.images)
 
     def __getitem__(self, idx):
+        """One packed item, as mmagic's PackInputs makes."""
         if self.fail:
             raise AssertionError('real images were read despite the cache')
         img = self.images[idx]
@@ -53,14 +58,20 @@ class _Model(nn.Module):
     """Stands in for a GAN: metric.prepare() only needs its preprocessor."""
 
     def __init__(self):
+        """Gives the model mmagic's default data preprocessor."""
         super().__init__()
         self.data_preprocessor = DataPreprocessor()
 
 
 def _build(pkl, **kwargs):
-    cfg = dict(type='OfflineFrechetInceptionDistance', prefix='FID',
-               fake_nums=NUM, real_nums=NUM, sample_model='orig',
-               inception_pkl=str(pkl))
+    """Builds the metric from a config dict, as a config would."""
+    cfg = dict(
+        type='OfflineFrechetInceptionDistance',
+        prefix='FID',
+        fake_nums=NUM,
+        real_nums=NUM,
+        sample_model='orig',
+        inception_pkl=str(pkl))
     cfg.update(kwargs)
     return METRICS.build(cfg)
 
@@ -69,22 +80,50 @@ def _fid(evaluator, fakes):
     """Feeds fakes as the generative loop does and returns the results."""
     metric = evaluator.metrics[0]
     for start in range(0, NUM, BATCH):
-        outputs = [DataSample(fake_img=img)
-                   for img in fakes[start:start + BATCH]]
+        outputs = [
+            DataSample(fake_img=img) for img in fakes[start:start + BATCH]
+        ]
         batch = dict(inputs=dict(sample_model='orig', num_batches=BATCH))
         evaluator.process(outputs, batch, [metric])
     return evaluator.evaluate()
 
 
 def _prepared(pkl, reals, fail=False):
+    """An mmagic Evaluator whose metric has its real statistics."""
     evaluator = Evaluator(_build(pkl))
-    loader = DataLoader(_RealSet(reals, fail), batch_size=BATCH,
-                        collate_fn=pseudo_collate)
+    loader = DataLoader(
+        _RealSet(reals, fail), batch_size=BATCH, collate_fn=pseudo_collate)
     evaluator.prepare_metrics(_Model(), loader)
     return evaluator
 
 
-def test_fid_identical_different_and_cached(tmp_path):
+@pytest.fixture
+def low_rank_sqrtm(monkeypatch):
+    """Makes mmagic's ``linalg.sqrtm`` fast for the test's low-rank inputs.
+
+    ``_calc_fid`` uses only the trace (and diagonal) of ``sqrtm(S_fake @
+    S_real)``. With 8 images the product has rank <= 7, and scipy's sqrtm of
+    a singular 2048 x 2048 matrix takes 40-100 s on a 2-core machine. The
+    trace equals the sum of square roots of the nonzero eigenvalues, which
+    are those of ``U^T M U`` for an orthonormal basis ``U`` of ``range(M)``.
+    Falls back to scipy when ``M`` is not low-rank.
+    """
+    scipy_sqrtm = scipy.linalg.sqrtm
+
+    def sqrtm(m, *args, **kwargs):
+        """A matrix with the trace and diagonal of sqrtm(m), if low-rank."""
+        probe = np.random.default_rng(0).standard_normal((m.shape[0], 4 * NUM))
+        basis, _ = np.linalg.qr(m @ probe)
+        if np.abs(m - basis @ (basis.T @ m)).max() > 1e-9 * np.abs(m).max():
+            return scipy_sqrtm(m, *args, **kwargs)
+        eig = np.linalg.eigvals(basis.T @ m @ basis).astype(complex)
+        return np.diag(np.sqrt(eig)), 0.0
+
+    monkeypatch.setattr(scipy.linalg, 'sqrtm', sqrtm)
+
+
+def test_fid_identical_different_and_cached(tmp_path, low_rank_sqrtm):
+    """FID ~ 0 for a set against itself, large across distributions."""
     pkl = tmp_path / 'real_stats.pkl'
     reals = _noise_images(0)
     evaluator = _prepared(pkl, reals)
@@ -110,7 +149,10 @@ def test_fid_identical_different_and_cached(tmp_path):
 
 
 def test_no_download_any_style(monkeypatch, tmp_path):
+    """Both inception styles build without mmagic's loader or sockets."""
+
     def refuse(*args, **kwargs):
+        """Fails the test if called."""
         raise AssertionError('network/download attempted')
 
     import mmagic.evaluation.metrics.fid as mmagic_fid
@@ -125,14 +167,17 @@ def test_no_download_any_style(monkeypatch, tmp_path):
 
 
 def test_pytorch_style_runs(tmp_path):
+    """The 'PyTorch' input pipeline gives finite 2048-d features."""
     metric = _build(tmp_path / 'x.pkl', inception_style='PyTorch')
     feat = metric.forward_inception(_noise_images(2)[:2])
     assert feat.shape == (2, 2048) and torch.isfinite(feat).all()
 
 
 def test_nv_resize_is_identity_at_299():
-    x = torch.rand(1, 3, 299, 299) * 255
-    assert torch.allclose(offline_inception.nv_resize(x), x, atol=1e-3)
+    """NVIDIA's resize leaves a 299 x 299 image unchanged."""
+    # Up to float32 rounding of the sampling grid.
+    x = torch.rand(1, 3, 299, 299)
+    assert torch.allclose(offline_inception.nv_resize(x), x, atol=1e-4)
 
 
 @pytest.mark.parametrize('attr, value, reason', [
@@ -141,6 +186,7 @@ def test_nv_resize_is_identity_at_299():
 ])
 def test_missing_package_error_is_clear(monkeypatch, tmp_path, attr, value,
                                         reason):
+    """Missing package or file: the error names it and the pip command."""
     monkeypatch.setattr(offline_inception, attr, value)
     with pytest.raises(offline_inception.InceptionWeightsNotFound) as info:
         _build(tmp_path / 'x.pkl')

@@ -68,21 +68,22 @@ class OfflineFrechetInceptionDistance(FrechetInceptionDistance):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  sample_kwargs: dict = dict()):
-        super().__init__(fake_nums, real_nums, inception_style,
-                         inception_path, inception_pkl, fake_key, real_key,
-                         need_cond_input, sample_model, collect_device,
-                         prefix, sample_kwargs)
+        """Loads the offline Inception; see the class docstring."""
+        super().__init__(fake_nums, real_nums, inception_style, inception_path,
+                         inception_pkl, fake_key, real_key, need_cond_input,
+                         sample_model, collect_device, prefix, sample_kwargs)
         # Part of the hash of mmagic's default real-feature cache name, so
         # its cache files never mix with those of mmagic's own FID.
         self.inception_args = dict(
             weights=inception_path or f'{PACKAGE}/{MODEL_FILE}',
             sha1=None if inception_path else MODEL_SHA1)
 
-    def _load_inception(self, inception_style: str,
-                        inception_path: Optional[str]
-                        ) -> Tuple[torch.nn.Module, str]:
+    def _load_inception(
+            self, inception_style: str,
+            inception_path: Optional[str]) -> Tuple[torch.nn.Module, str]:
         """Loads the packaged TorchScript Inception (called by mmagic)."""
-        style = {s.lower(): s for s in STYLES}.get(str(inception_style).lower())
+        by_name = {name.lower(): name for name in STYLES}
+        style = by_name.get(str(inception_style).lower())
         if style is None:
             raise ValueError(f'inception_style must be one of {STYLES}, got '
                              f'{inception_style!r}.')
@@ -97,8 +98,8 @@ class OfflineFrechetInceptionDistance(FrechetInceptionDistance):
         image = image[:, [2, 1, 0]].to(self.device)  # BGR -> RGB
         self.inception.to(self.device)
         with torch.no_grad():
-            feat = self.inception(to_inception_input(image,
-                                                     self.inception_style))
+            feat = self.inception(
+                to_inception_input(image, self.inception_style))
         if feat.ndim != 2 or feat.shape[1] != FEATURE_DIM:
             raise RuntimeError(
                 f'Inception returned features of shape {tuple(feat.shape)}, '

@@ -1,11 +1,14 @@
 """IntroVAE: the model, its encoder and decoder."""
-from .introvae import IntroVAE, reparameterize
+from .introvae import IntroVAE
+from .introvae_inference import IntroVAEInferenceMixin, reparameterize
 from .introvae_decoder import IntroVAEDecoder
 from .introvae_encoder import IntroVAEEncoder
 from .introvae_modules import IntroVAEResBlock
-from .introvae_weights import IntroVAEWeights
+from .introvae_weights import IntroVAEWeights, SoftIntroVAEWeights
+from .soft_introvae_step import SoftIntroVAEObjectiveMixin
 
 __all__ = [
     'IntroVAE', 'IntroVAEDecoder', 'IntroVAEEncoder', 'IntroVAEResBlock',
-    'IntroVAEWeights', 'reparameterize'
+    'IntroVAEWeights', 'IntroVAEInferenceMixin', 'SoftIntroVAEWeights',
+    'SoftIntroVAEObjectiveMixin', 'reparameterize'
 ]

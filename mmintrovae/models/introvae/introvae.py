@@ -1,19 +1,19 @@
 """IntroVAE (Huang et al., NeurIPS 2018) as an mmagic model."""
 from copy import deepcopy
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmagic.registry import MODELS
-from mmagic.structures import DataSample
-from mmagic.utils.typing import ForwardInputs, SampleList
-from mmengine import MessageHub, print_log
+from mmengine import MessageHub
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor
 
 from ..utils import reduce_gradients
-from .introvae_weights import IntroVAEWeights
+from .introvae_inference import IntroVAEInferenceMixin, reparameterize
+from .introvae_weights import IntroVAEWeights, SoftIntroVAEWeights
+from .soft_introvae_step import SoftIntroVAEObjectiveMixin
 
 ModelType = Union[dict, nn.Module]
 
@@ -22,24 +22,17 @@ _DEFAULT_LOSSES = dict(
     margin_loss=dict(type='MarginHingeLoss', margin=100., per_sample=False),
     # The paper's L_AE = 1/2 * sum over pixels; 'sum' is divided by the batch
     # size below, so it is summed over pixels and averaged over the batch.
-    rec_loss=dict(type='MSELoss', loss_weight=0.5, reduction='sum'))
-
-
-def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
-    """Draws z = mu + exp(logvar / 2) * eps with eps ~ N(0, I).
-
-    Args:
-        mu (Tensor): Posterior means (N, D).
-        logvar (Tensor): Posterior log-variances (N, D).
-
-    Returns:
-        Tensor: A sample of q(z|x), differentiable in mu and logvar.
-    """
-    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+    rec_loss=dict(type='MSELoss', loss_weight=0.5, reduction='sum'),
+    # Soft-IntroVAE's exp-ELBO of fakes (used by objective='soft_introvae').
+    exp_elbo_loss=dict(type='ExpELBOLoss', loss_weight=0.25))
+# Soft-IntroVAE measures L_r as a per-image sum (no 1/2), batch mean.
+_SOFT_DEFAULT_REC_LOSS = dict(type='MSELoss', loss_weight=1.0, reduction='sum')
+_OBJECTIVES = ('introvae', 'soft_introvae')
 
 
 @MODELS.register_module()
-class IntroVAE(BaseModel):
+class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin,
+               BaseModel):
     """Introspective VAE: a VAE whose encoder is also the discriminator.
 
     Each training step is Algorithm 1 of the paper: encode x, decode the
@@ -57,6 +50,11 @@ class IntroVAE(BaseModel):
     gives [-1, 1], which quadruples L_AE; ``margin`` and ``beta`` depend on
     this choice.
 
+    ``objective='soft_introvae'`` trains the same networks with the
+    Soft-IntroVAE objective instead (:class:`SoftIntroVAEObjectiveMixin`),
+    which replaces the hard margin by an exponential ELBO and is far easier
+    to stabilise; its weights are ``soft_weights``.
+
     Args:
         encoder (dict | nn.Module): The encoder, e.g. ``IntroVAEEncoder``.
         decoder (dict | nn.Module): The decoder, e.g. ``IntroVAEDecoder``.
@@ -67,7 +65,9 @@ class IntroVAE(BaseModel):
             pixel loss; default ``MSELoss(loss_weight=0.5, reduction='sum')``).
             Keys left out keep their default. A ``rec_loss`` with
             reduction 'sum' is divided by the batch size (sum over pixels,
-            mean over the batch, as the paper).
+            mean over the batch, as the paper). ``exp_elbo_loss`` (default
+            ``ExpELBOLoss(0.25)``) is used by the Soft-IntroVAE objective,
+            whose default ``rec_loss`` is ``MSELoss(1.0, 'sum')``.
         alpha (float, optional): The paper's weight of the adversarial terms
             (default 0.25). 0 trains a plain VAE.
         beta (float, optional): The paper's weight of L_AE (default 0.5).
@@ -79,6 +79,11 @@ class IntroVAE(BaseModel):
         ema_config (dict, optional): mmagic ``ExponentialMovingAverage``
             config for a sampling copy of the decoder (e.g.
             ``dict(momentum=0.001)``). Defaults to None (no EMA).
+        objective (str): 'introvae' (the paper's margin hinge) or
+            'soft_introvae'. Defaults to 'introvae'.
+        soft_weights (dict, optional): ``beta_rec``, ``beta_kl``,
+            ``beta_neg``, ``gamma_r`` of Soft-IntroVAE (defaults 1, 1, 256,
+            1e-8); only with ``objective='soft_introvae'``.
     """
 
     def __init__(self,
@@ -90,7 +95,9 @@ class IntroVAE(BaseModel):
                  beta: Optional[float] = None,
                  authors_weights: Optional[dict] = None,
                  vae_warmup_iters: int = 0,
-                 ema_config: Optional[dict] = None):
+                 ema_config: Optional[dict] = None,
+                 objective: str = 'introvae',
+                 soft_weights: Optional[dict] = None):
         if isinstance(data_preprocessor, dict):
             # mmagic's registry, whatever the current default scope is.
             data_preprocessor = MODELS.build(data_preprocessor)
@@ -105,13 +112,13 @@ class IntroVAE(BaseModel):
                 f'IntroVAE: encoder latent_dim={self.encoder.latent_dim} and '
                 f'decoder latent_dim={self.latent_dim} differ; set the same '
                 'latent_dim in model.encoder and model.decoder.')
-        self.weights = IntroVAEWeights.from_config(alpha, beta,
-                                                   authors_weights)
+        self._set_objective(objective, alpha, beta, authors_weights,
+                            soft_weights)
         if vae_warmup_iters < 0:
             raise ValueError('IntroVAE: model.vae_warmup_iters='
                              f'{vae_warmup_iters} must be >= 0.')
         self.vae_warmup_iters = vae_warmup_iters
-        self._build_losses(loss_config or {})
+        self._build_losses(dict(loss_config or {}))
         self.decoder_ema = None
         if ema_config is not None:
             ema_config = deepcopy(ema_config)
@@ -120,8 +127,38 @@ class IntroVAE(BaseModel):
             self.decoder_ema = MODELS.build(
                 ema_config, default_args=dict(model=self.decoder))
 
+    def _set_objective(self, objective: str, alpha: Optional[float],
+                       beta: Optional[float], authors_weights: Optional[dict],
+                       soft_weights: Optional[dict]) -> None:
+        """Checks the objective and derives every loss weight from it."""
+        if objective not in _OBJECTIVES:
+            raise ValueError(f'IntroVAE: model.objective={objective!r}; use '
+                             f'one of {_OBJECTIVES}.')
+        self.objective = objective
+        self.soft_weights = None
+        if objective == 'introvae':
+            if soft_weights is not None:
+                raise ValueError(
+                    'IntroVAE: model.soft_weights needs '
+                    "model.objective='soft_introvae'.")
+            self.weights = IntroVAEWeights.from_config(
+                alpha, beta, authors_weights)
+            return
+        if not (alpha is None and beta is None and authors_weights is None):
+            raise ValueError(
+                "IntroVAE: with model.objective='soft_introvae' set its "
+                'weights in model.soft_weights, not alpha/beta/'
+                'authors_weights (set those to None).')
+        self.soft_weights = SoftIntroVAEWeights.from_config(soft_weights)
+        # The plain-VAE warm-up of Soft-IntroVAE: b_kl * KL + b_rec * L_r.
+        w = self.soft_weights
+        self.weights = IntroVAEWeights(w.beta_kl, 0., 0., w.beta_rec,
+                                       w.beta_kl, w.beta_rec)
+
     def _build_losses(self, loss_config: dict) -> None:
-        """Builds the three loss modules, with clear errors for bad keys."""
+        """Builds the loss modules, with clear errors for bad keys."""
+        if self.objective == 'soft_introvae':
+            loss_config.setdefault('rec_loss', _SOFT_DEFAULT_REC_LOSS)
         unknown = set(loss_config) - set(_DEFAULT_LOSSES)
         if unknown:
             raise KeyError(
@@ -165,6 +202,8 @@ class IntroVAE(BaseModel):
         curr_iter = MessageHub.get_current_instance().get_info('iter', 0)
         if curr_iter < self.vae_warmup_iters:
             log_vars = self.vae_step(x, enc_optim, dec_optim)
+        elif self.objective == 'soft_introvae':
+            log_vars = self.soft_introspective_step(x, enc_optim, dec_optim)
         else:
             log_vars = self.introspective_step(x, enc_optim, dec_optim)
         self._update_ema(curr_iter)
@@ -273,6 +312,27 @@ class IntroVAE(BaseModel):
             loss = loss / x.shape[0]
         return loss
 
+    def rec_per_sample(self, x_r: Tensor, x: Tensor) -> Tensor:
+        """The reconstruction error of each image, shape (N,).
+
+        Uses ``rec_loss`` pixel-wise, summed over each image for reduction
+        'sum' and averaged for 'mean', times its ``loss_weight``.
+
+        Args:
+            x_r (Tensor): Reconstructions.
+            x (Tensor): Targets.
+
+        Returns:
+            Tensor: Per-image errors (float32).
+        """
+        loss = self.rec_loss
+        saved, loss.reduction = loss.reduction, 'none'
+        try:
+            per_pixel = loss(x_r.float(), x.float()).flatten(1)
+        finally:
+            loss.reduction = saved
+        return per_pixel.sum(1) if saved == 'sum' else per_pixel.mean(1)
+
     def kl_per_sample(self, images: Tensor) -> Tensor:
         """Encodes images and returns the KL of each posterior, shape (N,).
 
@@ -344,220 +404,3 @@ class IntroVAE(BaseModel):
                 self.decoder_ema.sync_buffers(self.decoder)
         else:
             self.decoder_ema.sync_parameters(self.decoder)
-
-    # ------------------------------------------------------------------
-    # Inference: encode, decode, reconstruct, sample, interpolate.
-    # Tensors here are in the model's space (after the preprocessor).
-    # ------------------------------------------------------------------
-    def _decoder_for(self, use_ema: bool) -> nn.Module:
-        """The EMA decoder if asked for (and present), else the decoder."""
-        if not use_ema:
-            return self.decoder
-        if self.decoder_ema is None:
-            raise ValueError(
-                'IntroVAE has no EMA decoder: set model.ema_config to train '
-                "one, or sample with sample_model='orig'.")
-        return self.decoder_ema
-
-    @torch.no_grad()
-    def encode(self, images: Tensor) -> Tuple[Tensor, Tensor]:
-        """Posterior parameters of preprocessed images.
-
-        Args:
-            images (Tensor): Images (N, C, H, W) in the model's range.
-
-        Returns:
-            tuple[Tensor, Tensor]: ``mu`` and ``logvar``.
-        """
-        return self.encoder(images)
-
-    @torch.no_grad()
-    def decode(self, z: Tensor, use_ema: bool = False) -> Tensor:
-        """Images from latent codes.
-
-        Args:
-            z (Tensor): Latent codes (N, latent_dim).
-            use_ema (bool): Decode with the EMA decoder.
-
-        Returns:
-            Tensor: Images in the model's range.
-        """
-        return self._decoder_for(use_ema)(z)
-
-    @torch.no_grad()
-    def reconstruct(self,
-                    images: Tensor,
-                    use_ema: bool = False,
-                    stochastic: bool = False) -> Tensor:
-        """Encodes and decodes images.
-
-        Args:
-            images (Tensor): Images in the model's range.
-            use_ema (bool): Decode with the EMA decoder.
-            stochastic (bool): Decode a posterior sample instead of its mean.
-
-        Returns:
-            Tensor: Reconstructions in the model's range.
-        """
-        mu, logvar = self.encoder(images)
-        z = reparameterize(mu, logvar) if stochastic else mu
-        return self.decode(z, use_ema)
-
-    @torch.no_grad()
-    def sample(self,
-               num_samples: int,
-               use_ema: bool = False,
-               noise: Optional[Tensor] = None) -> Tensor:
-        """Images decoded from prior samples z ~ N(0, I).
-
-        Args:
-            num_samples (int): How many images.
-            use_ema (bool): Decode with the EMA decoder.
-            noise (Tensor, optional): Latent codes to use instead of random.
-
-        Returns:
-            Tensor: Images in the model's range.
-        """
-        if noise is None:
-            noise = torch.randn(
-                num_samples, self.latent_dim, device=self._device)
-        return self.decode(noise, use_ema)
-
-    @torch.no_grad()
-    def interpolate(self,
-                    image_a: Tensor,
-                    image_b: Tensor,
-                    num_steps: int = 8,
-                    use_ema: bool = False) -> Tensor:
-        """Decodes the straight line between two images' posterior means.
-
-        Args:
-            image_a (Tensor): First image (C, H, W) or (1, C, H, W).
-            image_b (Tensor): Second image, same shape.
-            num_steps (int): Points on the line, both ends included.
-            use_ema (bool): Decode with the EMA decoder.
-
-        Returns:
-            Tensor: ``num_steps`` images (num_steps, C, H, W).
-        """
-        if num_steps < 2:
-            raise ValueError(f'interpolate: num_steps={num_steps} must be >= 2')
-        pair = torch.cat([image_a.reshape(1, *image_a.shape[-3:]),
-                          image_b.reshape(1, *image_b.shape[-3:])])
-        mu, _ = self.encoder(pair)
-        t = torch.linspace(0, 1, num_steps, device=mu.device)[:, None]
-        return self.decode((1 - t) * mu[0] + t * mu[1], use_ema)
-
-    @property
-    def _device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    # ------------------------------------------------------------------
-    # mmagic's inference interface (metrics, VisualizationHook).
-    # ------------------------------------------------------------------
-    def _sample_models(self, inputs: ForwardInputs) -> List[str]:
-        """The decoders to sample with, as BaseGAN's ``sample_model``."""
-        choice = inputs.get('sample_model') if isinstance(inputs,
-                                                           dict) else None
-        if choice is None:
-            choice = 'ema' if self.decoder_ema is not None else 'orig'
-        if choice not in ('orig', 'ema', 'ema/orig'):
-            raise ValueError(f"sample_model={choice!r}: use 'orig', 'ema' "
-                             "or 'ema/orig'.")
-        return choice.split('/') if choice == 'ema/orig' else [choice]
-
-    def _noise(self, inputs: ForwardInputs,
-               data_samples: Optional[DataSample]) -> Tensor:
-        """Prior noise from ``inputs`` as BaseGAN accepts it."""
-        if isinstance(inputs, Tensor):
-            return inputs
-        noise = inputs.get('noise')
-        if isinstance(noise, Tensor):
-            return noise.to(self._device)
-        num = inputs.get('num_batches')
-        if num is None:
-            num = len(data_samples) if data_samples is not None else 1
-        if callable(noise):
-            return noise((num, self.latent_dim)).to(self._device)
-        return torch.randn(num, self.latent_dim, device=self._device)
-
-    @torch.no_grad()
-    def forward(self,
-                inputs: ForwardInputs,
-                data_samples: Optional[DataSample] = None,
-                mode: Optional[str] = None) -> SampleList:
-        """Samples images (and reconstructs real ones when given).
-
-        Args:
-            inputs (dict | Tensor): ``noise`` (Tensor or callable),
-                ``num_batches`` and ``sample_model`` ('orig', 'ema',
-                'ema/orig'), as mmagic's ``BaseGAN`` takes them; a Tensor is
-                the noise itself.
-            data_samples (DataSample, optional): A preprocessed batch; when it
-                holds ``gt_img``, the output also has the reconstruction as
-                ``pred_img`` (and ``gt_img`` back in [0, 255], BGR).
-            mode (str, optional): Unused, kept for mmengine's interface.
-
-        Returns:
-            list[DataSample]: Per-image results with ``fake_img`` in
-            [0, 255], BGR, as mmagic's metrics and hooks expect.
-        """
-        noise = self._noise(inputs, data_samples)
-        real = None
-        if data_samples is not None and 'gt_img' in data_samples:
-            real = data_samples.gt_img
-        out = DataSample()
-        if data_samples is not None:
-            out.update(data_samples)
-        models = self._sample_models(inputs)
-        for name in models:
-            use_ema = name == 'ema'
-            result = DataSample(
-                fake_img=self._to_image(
-                    self.sample(len(noise), use_ema, noise), data_samples))
-            if real is not None:
-                result.pred_img = self._to_image(
-                    self.reconstruct(real, use_ema), data_samples)
-            if len(models) == 1:
-                out.update(result)
-            else:
-                out.set_field(result, name)
-        if real is not None:
-            out.gt_img = self._to_image(real, data_samples)
-        out.noise = noise
-        out.sample_model = '/'.join(models)
-        return out.split(allow_nonseq_value=True)
-
-    def _to_image(self, images: Tensor,
-                  data_samples: Optional[DataSample]) -> Tensor:
-        """Model-space images to [0, 255] BGR, as the preprocessor's inverse.
-        """
-        key = 'gt_img' if data_samples is not None else 'img'
-        return self.data_preprocessor.destruct(images, data_samples, key)
-
-    def val_step(self, data: dict) -> SampleList:
-        """Samples (and reconstructs) for mmagic's evaluators.
-
-        Real images are preprocessed as in training, so that their
-        reconstructions are computed in the model's range.
-
-        Args:
-            data (dict): A batch from a val dataloader or a metric's sampler.
-
-        Returns:
-            list[DataSample]: See :meth:`forward`.
-        """
-        data = self.data_preprocessor(data, True)
-        return self(**data)
-
-    def test_step(self, data: dict) -> SampleList:
-        """Same as :meth:`val_step`.
-
-        Args:
-            data (dict): A batch from a test dataloader or a metric's sampler.
-
-        Returns:
-            list[DataSample]: See :meth:`forward`.
-        """
-        return self.val_step(data)
-

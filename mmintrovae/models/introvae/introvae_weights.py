@@ -104,3 +104,46 @@ class IntroVAEWeights:
                     f'IntroVAE: the loss weight {name}={value!r} derived from '
                     'model.alpha/beta/authors_weights must be >= 0.')
         return weights
+
+
+@dataclass(frozen=True)
+class SoftIntroVAEWeights:
+    """The weights of the Soft-IntroVAE objective (Daniel & Tamar, 2021).
+
+    Args:
+        beta_rec (float): Weight of reconstruction errors.
+        beta_kl (float): Weight of the real images' KL (and, halved, of the
+            fakes' KL in the decoder loss).
+        beta_neg (float): Weight of the fakes' KL inside the exp-ELBO.
+        gamma_r (float): Weight of the fakes' reconstruction errors in the
+            decoder loss.
+    """
+
+    beta_rec: float = 1.0
+    beta_kl: float = 1.0
+    beta_neg: float = 256.0
+    gamma_r: float = 1e-8
+
+    @classmethod
+    def from_config(cls, cfg: Optional[dict]) -> 'SoftIntroVAEWeights':
+        """Builds the weights from ``model.soft_weights``, checking keys.
+
+        Args:
+            cfg (dict, optional): Any of the fields; missing ones default.
+
+        Returns:
+            SoftIntroVAEWeights: The weights.
+        """
+        cfg = dict(cfg or {})
+        unknown = set(cfg) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise KeyError(
+                f'IntroVAE: unknown key(s) {sorted(unknown)} in '
+                'model.soft_weights; expected '
+                f'{sorted(cls.__dataclass_fields__)}.')
+        weights = cls(**cfg)
+        for name, value in vars(weights).items():
+            if not value >= 0:
+                raise ValueError(f'IntroVAE: model.soft_weights.{name}='
+                                 f'{value!r} must be >= 0.')
+        return weights

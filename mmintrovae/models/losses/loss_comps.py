@@ -145,6 +145,11 @@ class KLPriorLossComps(_DataInfoLossComps):
         optionally ``reduction_override``) as :class:`GaussianKLLoss` takes
         them.
 
+        Args:
+            *args: The outputs dict, or ``mu`` and ``logvar``.
+            **kwargs: ``outputs_dict``, or ``mu``, ``logvar`` and
+                ``reduction_override``.
+
         Returns:
             Tensor: The weighted KL.
         """
@@ -196,6 +201,10 @@ class MarginHingeLossComps(_DataInfoLossComps):
 
         With ``data_info`` set, give the model outputs dict (positionally or
         as ``outputs_dict=``); otherwise give ``energy`` directly.
+
+        Args:
+            *args: The outputs dict, or ``energy``.
+            **kwargs: ``outputs_dict`` or ``energy``.
 
         Returns:
             Tensor: The weighted hinge.
