@@ -38,14 +38,16 @@ model = dict(
     ema_config=dict(momentum=0.001))
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='gt', color_type='color'),
+    dict(
+        type='LoadImageOrSkip', key='gt', color_type='color',
+        on_error='skip'),  # log and skip unreadable files
     dict(type='Resize', keys='gt', scale=(image_size, image_size),
          interpolation='bicubic'),
     dict(type='Flip', keys=['gt'], direction='horizontal'),
     dict(type='PackInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImageFromFile', key='gt', color_type='color'),
+    dict(type='LoadImageOrSkip', key='gt', color_type='color'),
     dict(type='Resize', keys='gt', scale=(image_size, image_size),
          interpolation='bicubic'),
     dict(type='PackInputs'),

