@@ -4,9 +4,9 @@ import copy
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import init_default_scope
 
 import mmintrovae  # noqa: F401  (registers the project's modules)
-from mmengine.registry import init_default_scope
 
 init_default_scope('mmagic')
 
@@ -59,6 +59,15 @@ def make_optim_wrappers(model, lr: float = 1e-3, accumulative_counts=1):
         decoder=OptimWrapper(
             torch.optim.Adam(model.decoder.parameters(), lr=lr),
             accumulative_counts=accumulative_counts))
+
+
+@pytest.fixture(autouse=True)
+def mmagic_scope():
+    """Every test starts in mmagic's registry scope (a Runner built with
+    another default_scope in an earlier test must not leak into this one)."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmagic'):
+        yield
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--num', type=int, default=64, help='samples')
     parser.add_argument('--images', help='folder of images to reconstruct')
     parser.add_argument('--num-real', type=int, default=16)
-    parser.add_argument('--steps', type=int, default=8,
-                        help='points per interpolation row')
+    parser.add_argument(
+        '--steps', type=int, default=8, help='points per interpolation row')
     parser.add_argument('--decoder', choices=['orig', 'ema'], default='orig')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--device', default='cpu')
@@ -112,7 +112,8 @@ def main() -> None:
 
     paths = [
         model.interpolate(real[i], real[i + 1], args.steps, use_ema)
-        for i in range(0, len(real) - 1, 2)
+        for i in range(0,
+                       len(real) - 1, 2)
     ]
     write_image(
         osp.join(args.out_dir, 'interpolations.png'),

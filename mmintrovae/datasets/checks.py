@@ -3,6 +3,7 @@ import os
 import os.path as osp
 from typing import Iterator, Sequence, Tuple
 
+SPLITS = ('train', 'val', 'test')
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
 
@@ -30,9 +31,7 @@ def _has_image(folder: str) -> bool:
     return False
 
 
-def check_dataset_folders(cfg,
-                          splits: Sequence[str] = ('train', 'val',
-                                                   'test')) -> None:
+def check_dataset_folders(cfg, splits: Sequence[str] = SPLITS) -> None:
     """Fails early, naming the folder and config key, on missing data.
 
     Args:
@@ -51,8 +50,8 @@ def check_dataset_folders(cfg,
         if isinstance(dataset, dict) and dataset.get('type') in (
                 'mmagic.BasicImageDataset', 'BasicImageDataset') or (
                     isinstance(dataset, dict) and 'dataset' in dataset):
-            for key, folder in _image_folders(
-                    dataset, f'{split}_dataloader.dataset'):
+            for key, folder in _image_folders(dataset,
+                                              f'{split}_dataloader.dataset'):
                 _check_folder(key, folder)
 
 

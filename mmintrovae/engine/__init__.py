@@ -10,8 +10,8 @@ from .visualization_hook import IntroVAEVisualizationHook
 
 __all__ = [
     'IntroVAEDistributedWrapper', 'IntroVAEStabilityGuardHook',
-    'IntroVAEVisualizationHook', 'TrainingDivergedError',
-    'SAFE_GLOBAL_NAMES', 'CheckpointLoadError', 'CorruptCheckpointError',
-    'UnsafeCheckpointError', 'install_safe_globals',
-    'install_safe_local_loader', 'load_checkpoint_safely', 'trusted_globals'
+    'IntroVAEVisualizationHook', 'TrainingDivergedError', 'SAFE_GLOBAL_NAMES',
+    'CheckpointLoadError', 'CorruptCheckpointError', 'UnsafeCheckpointError',
+    'install_safe_globals', 'install_safe_local_loader',
+    'load_checkpoint_safely', 'trusted_globals'
 ]

@@ -83,10 +83,9 @@ def set_rng_state(state: Dict[str, Any]) -> None:
     """
     torch.set_rng_state(state['torch'].cpu())
     np_state = state['numpy']
-    np.random.set_state((np_state['bit_generator'],
-                         np_state['keys'].numpy().astype(np.uint32),
-                         np_state['pos'], np_state['has_gauss'],
-                         np_state['cached_gaussian']))
+    np.random.set_state(
+        (np_state['bit_generator'], np_state['keys'].numpy().astype(np.uint32),
+         np_state['pos'], np_state['has_gauss'], np_state['cached_gaussian']))
     py_state = state['python']
     random.setstate((py_state['version'],
                      tuple(int(v) for v in py_state['internal'].tolist()),

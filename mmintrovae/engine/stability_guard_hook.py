@@ -58,8 +58,7 @@ class IntroVAEStabilityGuardHook(Hook):
             return
         keys = list(outputs)
         values = torch.stack(
-            [torch.as_tensor(outputs[k]).detach().float().cpu()
-             for k in keys])
+            [torch.as_tensor(outputs[k]).detach().float().cpu() for k in keys])
         for key, value in zip(keys, values.tolist()):
             if not math.isfinite(value):
                 self._stop(runner, f'{key} = {value}')
@@ -74,15 +73,14 @@ class IntroVAEStabilityGuardHook(Hook):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         for name, tensor in model.state_dict().items():
-            if tensor.is_floating_point() and not torch.isfinite(
-                    tensor).all():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
                 self._stop(runner, f'the weight {name} is not finite')
 
     def _stop(self, runner, what: str) -> None:
         last = self._last_checkpoint(runner)
         where = (f'The last good checkpoint is {last}; fix the config and '
-                 'continue from it with --resume.' if last else
-                 'No checkpoint was saved before this point.')
+                 'continue from it with --resume.'
+                 if last else 'No checkpoint was saved before this point.')
         raise TrainingDivergedError(
             f'IntroVAE training diverged at iteration {runner.iter + 1}: '
             f'{what}. Training stopped; no checkpoint was written for this '

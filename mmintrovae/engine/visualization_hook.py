@@ -99,10 +99,11 @@ class IntroVAEVisualizationHook(Hook):
             noise=self._noise.to(model._device))
         model.train(was_training)
         nrow = max(len(real), 1)
-        rows = [model.data_preprocessor.destruct(t, None)
-                for t in (real, rec, fake)]
+        rows = [
+            model.data_preprocessor.destruct(t, None)
+            for t in (real, rec, fake)
+        ]
         grid = make_grid(torch.cat(rows).float().cpu(), nrow=nrow, padding=2)
         # The visualizer takes RGB HWC uint8; destruct gave BGR.
         image = grid.flip(0).permute(1, 2, 0).round().clamp(0, 255).byte()
         runner.visualizer.add_image(self.name, image.numpy(), step=step)
-

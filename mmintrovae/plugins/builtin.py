@@ -5,8 +5,8 @@ from typing import Dict, List
 
 from .hookspecs import hookimpl
 
-_CONFIG_DIR = osp.join(osp.dirname(osp.dirname(osp.dirname(__file__))),
-                       'configs')
+_CONFIG_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(__file__))), 'configs')
 
 
 @hookimpl

@@ -55,8 +55,7 @@ def runner_cfg(tmp_path, max_iters, custom_hooks, ckpt_interval=3):
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(
             checkpoint=dict(
-                type='CheckpointHook', interval=ckpt_interval,
-                by_epoch=False),
+                type='CheckpointHook', interval=ckpt_interval, by_epoch=False),
             logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=custom_hooks,
         randomness=dict(seed=0))
@@ -81,8 +80,9 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
     work = tmp_path / 'work'
     assert not (work / 'iter_6.pth').exists()
     state = load_checkpoint_safely(str(work / 'iter_3.pth'))['state_dict']
-    assert all(torch.isfinite(v).all() for v in state.values()
-               if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in state.values()
+        if v.is_floating_point())
     assert osp.isfile(work / 'last_checkpoint')
     with open(work / 'last_checkpoint') as f:
         assert f.read().strip().endswith('iter_3.pth')

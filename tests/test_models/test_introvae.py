@@ -16,7 +16,8 @@ def params(module):
 def assert_params_equal(a, b, atol=0.0):
     assert len(a) == len(b)
     for x, y in zip(a, b):
-        torch.testing.assert_close(x, y, atol=atol, rtol=0 if not atol else 1e-5)
+        torch.testing.assert_close(
+            x, y, atol=atol, rtol=0 if not atol else 1e-5)
 
 
 def assert_params_differ(a, b):
@@ -24,8 +25,8 @@ def assert_params_differ(a, b):
 
 
 def real_images(model, batch):
-    return model.data_preprocessor(copy.deepcopy(batch), True)[
-        'data_samples'].gt_img
+    return model.data_preprocessor(copy.deepcopy(batch),
+                                   True)['data_samples'].gt_img
 
 
 def set_iter(i):
@@ -73,8 +74,8 @@ def test_train_step_logs_the_game_and_updates_both(build_model):
         'loss_decoder'
     }
     assert set(log_vars) == expected
-    assert all(torch.isfinite(v) and not v.requires_grad
-               for v in log_vars.values())
+    assert all(
+        torch.isfinite(v) and not v.requires_grad for v in log_vars.values())
     assert log_vars['hinge_rec'] > 0  # margin 1000 is far above the KLs
     assert_params_differ(enc0, params(model.encoder))
     assert_params_differ(dec0, params(model.decoder))
@@ -111,8 +112,9 @@ def test_encoder_update_is_isolated_from_decoder(build_model):
     with torch.no_grad():
         x_r, x_p = dec_start(z), dec_start(z_p)
     kl = model.kl_loss
-    loss_e = (kl(mu, logvar) + model.margin_loss(kl(*enc_start(x_r), 'none'))
-              + model.margin_loss(kl(*enc_start(x_p), 'none')))
+    loss_e = (
+        kl(mu, logvar) + model.margin_loss(kl(*enc_start(x_r), 'none')) +
+        model.margin_loss(kl(*enc_start(x_p), 'none')))
     ref_grads = torch.autograd.grad(loss_e, list(enc_start.parameters()))
     for got, ref in zip(enc_step['enc_grads'], ref_grads):
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
@@ -191,8 +193,8 @@ class AuthorsLoop:
 
     def train(self, real):
         opt = self.opt
-        noise = torch.zeros(real.size(0), self.encoder.latent_dim).normal_(
-            0, 1)
+        noise = torch.zeros(real.size(0),
+                            self.encoder.latent_dim).normal_(0, 1)
         fake = self.decoder(noise)
         # =========== Update E ================
         real_mu, real_logvar, z, rec = self.forward(real)
@@ -342,8 +344,7 @@ def test_bad_configs_are_named():
         MODELS.build(
             tiny_model_cfg(
                 alpha=0.1,
-                authors_weights=dict(
-                    weight_rec=1, weight_kl=1, weight_neg=1)))
+                authors_weights=dict(weight_rec=1, weight_kl=1, weight_neg=1)))
     with pytest.raises(KeyError, match='loss_config.rec_loss.type'):
         MODELS.build(
             tiny_model_cfg(loss_config=dict(rec_loss=dict(type='NoLoss'))))

@@ -62,6 +62,6 @@ def test_reconstruction_loss_sum_over_pixels_mean_over_batch(build_model):
     x_r = torch.ones(2, 3, 4, 4)
     # 1/2 * sum over 48 pixels of 1^2 = 24 per image, averaged over 2 images
     assert model.reconstruction_loss(x_r, x).item() == pytest.approx(24.0)
-    mean_model = build_model(loss_config=dict(
-        rec_loss=dict(type='L1Loss', reduction='mean')))
+    mean_model = build_model(
+        loss_config=dict(rec_loss=dict(type='L1Loss', reduction='mean')))
     assert mean_model.reconstruction_loss(x_r, x).item() == pytest.approx(1.)

@@ -7,8 +7,7 @@ import torch
 import torch.nn.functional as F
 from conftest import make_batch, make_optim_wrappers, tiny_model_cfg
 from mmagic.registry import MODELS
-from test_introvae import (assert_params_equal, params, real_images,
-                           set_iter)
+from test_introvae import assert_params_equal, params, real_images, set_iter
 
 
 def test_exp_elbo_hand_computed():
@@ -23,8 +22,14 @@ class SoftIntroLoop:
     (``train_soft_intro_vae.py``: requires_grad toggling, MSE summed per
     image, ``calc_kl`` per image, batch means)."""
 
-    def __init__(self, encoder, decoder, beta_rec, beta_kl, beta_neg,
-                 gamma_r, lr=1e-3):
+    def __init__(self,
+                 encoder,
+                 decoder,
+                 beta_rec,
+                 beta_kl,
+                 beta_neg,
+                 gamma_r,
+                 lr=1e-3):
         self.encoder, self.decoder = encoder, decoder
         self.beta_rec, self.beta_kl = beta_rec, beta_kl
         self.beta_neg, self.gamma_r = beta_neg, gamma_r
@@ -43,7 +48,8 @@ class SoftIntroLoop:
     @staticmethod
     def calc_rec(x, recon_x, reduction='mean'):
         err = F.mse_loss(
-            recon_x.view(x.size(0), -1), x.view(x.size(0), -1),
+            recon_x.view(x.size(0), -1),
+            x.view(x.size(0), -1),
             reduction='none').sum(1)
         return err.mean() if reduction == 'mean' else err
 
@@ -71,10 +77,12 @@ class SoftIntroLoop:
         rec_kl_e = self.calc_kl(rec_logvar, rec_mu, reduce='none')
         loss_fake_rec = self.calc_rec(fake, rec_fake, reduction='none')
         loss_rec_rec = self.calc_rec(rec, rec_rec, reduction='none')
-        exp_elbo_fake = (-2 * scale *
-                         (b_rec * loss_fake_rec + b_neg * fake_kl_e)).exp().mean()
-        exp_elbo_rec = (-2 * scale *
-                        (b_rec * loss_rec_rec + b_neg * rec_kl_e)).exp().mean()
+        exp_elbo_fake = (
+            -2 * scale *
+            (b_rec * loss_fake_rec + b_neg * fake_kl_e)).exp().mean()
+        exp_elbo_rec = (
+            -2 * scale *
+            (b_rec * loss_rec_rec + b_neg * rec_kl_e)).exp().mean()
         lossE = scale * (b_rec * loss_rec + b_kl * lossE_real_kl) + 0.25 * (
             exp_elbo_fake + exp_elbo_rec)
         self.optimizer_e.zero_grad()
@@ -98,9 +106,10 @@ class SoftIntroLoop:
         loss_fake_rec = self.calc_rec(fake.detach(), rec_fake)
         rec_kl = self.calc_kl(rec_logvar, rec_mu)
         fake_kl = self.calc_kl(fake_logvar, fake_mu)
-        lossD = scale * (loss_rec * b_rec + (rec_kl + fake_kl) * 0.5 * b_kl +
-                         self.gamma_r * 0.5 * b_rec *
-                         (loss_rec_rec + loss_fake_rec))
+        lossD = scale * (
+            loss_rec * b_rec +
+            (rec_kl + fake_kl) * 0.5 * b_kl + self.gamma_r * 0.5 * b_rec *
+            (loss_rec_rec + loss_fake_rec))
         self.optimizer_d.zero_grad()
         lossD.backward()
         self.optimizer_d.step()
@@ -122,11 +131,13 @@ def test_soft_objective_matches_reference_loop():
     torch.manual_seed(0)
     model = MODELS.build(
         tiny_model_cfg(
-            objective='soft_introvae', soft_weights=weights, alpha=None,
-            beta=None, loss_config={}))
+            objective='soft_introvae',
+            soft_weights=weights,
+            alpha=None,
+            beta=None,
+            loss_config={}))
     ref = SoftIntroLoop(
-        copy.deepcopy(model.encoder), copy.deepcopy(model.decoder),
-        **weights)
+        copy.deepcopy(model.encoder), copy.deepcopy(model.decoder), **weights)
     optim = make_optim_wrappers(model)
     for it in range(3):
         batch = make_batch(seed=it)
@@ -146,8 +157,11 @@ def test_soft_objective_matches_reference_loop():
 
 def test_soft_short_run_stays_finite(build_model):
     model = build_model(
-        objective='soft_introvae', alpha=None, beta=None,
-        soft_weights=dict(beta_neg=256.), vae_warmup_iters=2)
+        objective='soft_introvae',
+        alpha=None,
+        beta=None,
+        soft_weights=dict(beta_neg=256.),
+        vae_warmup_iters=2)
     optim = make_optim_wrappers(model, lr=2e-4)
     for it in range(8):
         set_iter(it)

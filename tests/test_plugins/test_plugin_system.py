@@ -58,19 +58,22 @@ def install_plugin(site: Path, name: str, fail: bool = False) -> Path:
         PLUGIN.format(fail=fail, config=str(config)))
     dist = site / f'{name}-0.1.dist-info'
     dist.mkdir()
-    (dist / 'METADATA').write_text(
-        f'Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n')
-    (dist / 'entry_points.txt').write_text(
-        f'[mmintrovae]\n{name} = {name}\n')
+    (dist / 'METADATA'
+     ).write_text(f'Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n')
+    (dist / 'entry_points.txt').write_text(f'[mmintrovae]\n{name} = {name}\n')
     return config
 
 
 def run(code: str, site: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=f'{site}{os.pathsep}{REPO}')
-    return subprocess.run([sys.executable, *args] if args else
-                          [sys.executable, '-c', textwrap.dedent(code)],
-                          cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, *args] if args else
+        [sys.executable, '-c', textwrap.dedent(code)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300)
 
 
 def test_entry_point_plugin_registers_an_encoder(tmp_path):

@@ -1,8 +1,8 @@
 """IntroVAE: the model, its encoder and decoder."""
 from .introvae import IntroVAE
-from .introvae_inference import IntroVAEInferenceMixin, reparameterize
 from .introvae_decoder import IntroVAEDecoder
 from .introvae_encoder import IntroVAEEncoder
+from .introvae_inference import IntroVAEInferenceMixin, reparameterize
 from .introvae_modules import IntroVAEResBlock
 from .introvae_weights import IntroVAEWeights, SoftIntroVAEWeights
 from .soft_introvae_step import SoftIntroVAEObjectiveMixin

@@ -31,8 +31,7 @@ _OBJECTIVES = ('introvae', 'soft_introvae')
 
 
 @MODELS.register_module()
-class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin,
-               BaseModel):
+class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
     """Introspective VAE: a VAE whose encoder is also the discriminator.
 
     Each training step is Algorithm 1 of the paper: encode x, decode the
@@ -138,11 +137,10 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin,
         self.soft_weights = None
         if objective == 'introvae':
             if soft_weights is not None:
-                raise ValueError(
-                    'IntroVAE: model.soft_weights needs '
-                    "model.objective='soft_introvae'.")
-            self.weights = IntroVAEWeights.from_config(
-                alpha, beta, authors_weights)
+                raise ValueError('IntroVAE: model.soft_weights needs '
+                                 "model.objective='soft_introvae'.")
+            self.weights = IntroVAEWeights.from_config(alpha, beta,
+                                                       authors_weights)
             return
         if not (alpha is None and beta is None and authors_weights is None):
             raise ValueError(
@@ -237,8 +235,9 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin,
             kl_fake_e = self.kl_per_sample(x_p.detach())
             hinge_rec = self.margin_loss(kl_rec_e)
             hinge_fake = self.margin_loss(kl_fake_e)
-            loss_encoder = (w.kl_real * kl_real + w.hinge *
-                            (hinge_rec + hinge_fake) + w.rec * loss_ae)
+            loss_encoder = (
+                w.kl_real * kl_real + w.hinge * (hinge_rec + hinge_fake) +
+                w.rec * loss_ae)
         # theta_E <- theta_E - eta * grad_E(L_E); the decoder's graph is kept
         # for its own update, which uses the same X_r, X_p and L_AE.
         self._update(enc_optim, loss_encoder, self.encoder, retain_graph=True)
@@ -247,8 +246,8 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin,
             # The updated encoder judges X_r and X_p, now with gradients.
             kl_rec_d = self.kl_loss(*self.encoder(x_r))
             kl_fake_d = self.kl_loss(*self.encoder(x_p))
-            loss_decoder = (w.adversarial * (kl_rec_d + kl_fake_d) +
-                            w.rec * loss_ae)
+            loss_decoder = (
+                w.adversarial * (kl_rec_d + kl_fake_d) + w.rec * loss_ae)
         # theta_G <- theta_G - eta * grad_G(L_G); the encoder is not updated.
         self._update(dec_optim, loss_decoder, self.decoder)
 
@@ -283,8 +282,9 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin,
             x_r = self.decoder(reparameterize(mu, logvar))
             loss_ae = self.reconstruction_loss(x_r, x)
             kl_real = self.kl_loss(mu, logvar)
-            loss_vae = (self.weights.warmup_kl * kl_real +
-                        self.weights.warmup_rec * loss_ae)
+            loss_vae = (
+                self.weights.warmup_kl * kl_real +
+                self.weights.warmup_rec * loss_ae)
         self._update(enc_optim, loss_vae, self.encoder, retain_graph=True)
         self._update(dec_optim, loss_vae, self.decoder)
         return self._detach(

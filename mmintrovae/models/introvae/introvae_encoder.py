@@ -55,8 +55,7 @@ class IntroVAEEncoder(nn.Module):
         Returns:
             tuple[Tensor, Tensor]: ``mu`` and ``logvar``, each (N, D).
         """
-        if x.shape[1:] != (self.in_channels, self.image_size,
-                           self.image_size):
+        if x.shape[1:] != (self.in_channels, self.image_size, self.image_size):
             raise ValueError(
                 f'IntroVAEEncoder expects images of shape (N, '
                 f'{self.in_channels}, {self.image_size}, {self.image_size}) '

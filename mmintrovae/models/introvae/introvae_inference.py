@@ -129,9 +129,12 @@ class IntroVAEInferenceMixin:
             Tensor: ``num_steps`` images (num_steps, C, H, W).
         """
         if num_steps < 2:
-            raise ValueError(f'interpolate: num_steps={num_steps} must be >= 2')
-        pair = torch.cat([image_a.reshape(1, *image_a.shape[-3:]),
-                          image_b.reshape(1, *image_b.shape[-3:])])
+            raise ValueError(
+                f'interpolate: num_steps={num_steps} must be >= 2')
+        pair = torch.cat([
+            image_a.reshape(1, *image_a.shape[-3:]),
+            image_b.reshape(1, *image_b.shape[-3:])
+        ])
         mu, _ = self.encoder(pair)
         t = torch.linspace(0, 1, num_steps, device=mu.device)[:, None]
         return self.decode((1 - t) * mu[0] + t * mu[1], use_ema)
@@ -146,7 +149,7 @@ class IntroVAEInferenceMixin:
     def _sample_models(self, inputs: ForwardInputs) -> List[str]:
         """The decoders to sample with, as BaseGAN's ``sample_model``."""
         choice = inputs.get('sample_model') if isinstance(inputs,
-                                                           dict) else None
+                                                          dict) else None
         if choice is None:
             choice = 'ema' if self.decoder_ema is not None else 'orig'
         if choice not in ('orig', 'ema', 'ema/orig'):

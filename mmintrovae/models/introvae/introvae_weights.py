@@ -137,10 +137,9 @@ class SoftIntroVAEWeights:
         cfg = dict(cfg or {})
         unknown = set(cfg) - set(cls.__dataclass_fields__)
         if unknown:
-            raise KeyError(
-                f'IntroVAE: unknown key(s) {sorted(unknown)} in '
-                'model.soft_weights; expected '
-                f'{sorted(cls.__dataclass_fields__)}.')
+            raise KeyError(f'IntroVAE: unknown key(s) {sorted(unknown)} in '
+                           'model.soft_weights; expected '
+                           f'{sorted(cls.__dataclass_fields__)}.')
         weights = cls(**cfg)
         for name, value in vars(weights).items():
             if not value >= 0:

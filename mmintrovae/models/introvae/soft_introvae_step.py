@@ -57,14 +57,14 @@ class SoftIntroVAEObjectiveMixin:
             rec_fake_e = self.rec_per_sample(
                 self.decoder(reparameterize(mu_f, logvar_f)), x_p)
             kl_rec_e = self.kl_loss(mu_r, logvar_r, reduction_override='none')
-            kl_fake_e = self.kl_loss(
-                mu_f, logvar_f, reduction_override='none')
+            kl_fake_e = self.kl_loss(mu_f, logvar_f, reduction_override='none')
             exp_elbo_rec = self.exp_elbo_loss(
                 w.beta_rec * rec_rec_e + w.beta_neg * kl_rec_e, scale)
             exp_elbo_fake = self.exp_elbo_loss(
                 w.beta_rec * rec_fake_e + w.beta_neg * kl_fake_e, scale)
-            loss_encoder = (scale * (w.beta_rec * loss_ae + w.beta_kl * kl_real)
-                            + exp_elbo_rec + exp_elbo_fake)
+            loss_encoder = (
+                scale * (w.beta_rec * loss_ae + w.beta_kl * kl_real) +
+                exp_elbo_rec + exp_elbo_fake)
         self._update(enc_optim, loss_encoder, self.encoder, retain_graph=True)
 
         with dec_optim.optim_context(self.decoder):

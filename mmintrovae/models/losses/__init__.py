@@ -5,7 +5,6 @@ from .loss_comps import KLPriorLossComps, MarginHingeLossComps
 from .margin_loss import MarginHingeLoss
 
 __all__ = [
-    'ExpELBOLoss',
-    'GaussianKLLoss', 'MarginHingeLoss', 'gaussian_kl', 'KLPriorLossComps',
-    'MarginHingeLossComps'
+    'ExpELBOLoss', 'GaussianKLLoss', 'MarginHingeLoss', 'gaussian_kl',
+    'KLPriorLossComps', 'MarginHingeLossComps'
 ]
