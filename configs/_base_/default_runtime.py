@@ -25,7 +25,10 @@ default_hooks = dict(
         less_keys=['FID-Full-50k/fid'],
         save_best=None),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    param_scheduler=dict(type='ParamSchedulerHook'))
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # Saves and restores the RNG states with each checkpoint, so --resume
+    # continues with the same noise as an uninterrupted run.
+    rng_state=dict(type='RNGStateHook'))
 log_processor = dict(type='LogProcessor', window_size=100, by_epoch=False)
 log_level = 'INFO'
 

@@ -1,5 +1,6 @@
 """Runner-side helpers of mmintrovae: hooks, wrapper, checkpoints."""
 from .model_wrapper import IntroVAEDistributedWrapper
+from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 from .safe_checkpoint import (SAFE_GLOBAL_NAMES, CheckpointLoadError,
                               CorruptCheckpointError, UnsafeCheckpointError,
                               install_safe_globals, install_safe_local_loader,
@@ -9,6 +10,7 @@ from .stability_guard_hook import (IntroVAEStabilityGuardHook,
 from .visualization_hook import IntroVAEVisualizationHook
 
 __all__ = [
+    'RNGStateHook', 'get_rng_state', 'set_rng_state',
     'IntroVAEDistributedWrapper', 'IntroVAEStabilityGuardHook',
     'IntroVAEVisualizationHook', 'TrainingDivergedError', 'SAFE_GLOBAL_NAMES',
     'CheckpointLoadError', 'CorruptCheckpointError', 'UnsafeCheckpointError',

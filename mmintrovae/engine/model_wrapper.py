@@ -3,8 +3,8 @@ from typing import Any, Dict
 
 import torch
 import torch.nn as nn
-from mmagic.registry import MODEL_WRAPPERS
 from mmengine.dist import all_reduce_params, broadcast, get_world_size
+from mmengine.registry import MODEL_WRAPPERS
 
 
 @MODEL_WRAPPERS.register_module()

@@ -176,17 +176,17 @@ def test_config_builds_and_trains_a_step(path, faces):
 def _train_options(cfg: Config, data_root: str) -> list:
     """``--cfg-options`` for a 2-iteration run of tools/train.py.
 
-    Iteration 0 is a plain-VAE step and iteration 1 an introspective one
-    (``vae_warmup_iters=1``). Validation and test are switched off
-    entirely (a None dataloader, loop config and evaluator, as mmengine's
-    Runner accepts), so the run builds no metric and the dataset check
-    looks at the training folder only. The checkpoint comes from the
-    CheckpointHook's ``save_last``; the visualization grid after training
-    keeps 2 prior samples instead of 16.
+    One image a batch; iteration 0 is a plain-VAE step and iteration 1 an
+    introspective one (``vae_warmup_iters=1``). Validation and test are
+    switched off entirely (a None dataloader, loop config and evaluator,
+    as mmengine's Runner accepts), so the run builds no metric and the
+    dataset check looks at the training folder only. The checkpoint comes
+    from the CheckpointHook's ``save_last``; the visualization grid after
+    training keeps 2 prior samples instead of 16.
     """
     options = {
         'train_cfg.max_iters': 2,
-        'train_dataloader.batch_size': _batch_size(_image_size(cfg)),
+        'train_dataloader.batch_size': 1,
         'train_dataloader.num_workers': 0,
         'train_dataloader.persistent_workers': False,
         DATA_KEY: data_root,
@@ -254,12 +254,10 @@ def test_train_tool_names_a_missing_dataset_folder(case, tmp_path):
     assert result.returncode != 0
     folder = osp.join(str(data_root), 'train')
     reason = 'does not exist' if case == 'missing' else 'holds no image'
-    message = f'FileNotFoundError: Dataset folder {folder!r} (from {DATA_KEY})'
+    assert 'FileNotFoundError' in result.stderr, _tail(result)
+    message = f'Dataset folder {folder!r} (from {DATA_KEY}) {reason}'
     assert message in result.stderr, _tail(result)
-    assert reason in result.stderr, _tail(result)
     # raised by the check before training: no frame inside torch
     frames = re.findall(r'^\s*File "([^"]+)"', result.stderr, re.M)
-    assert frames, _tail(result)
     assert not any(re.search(r'[/\\]torch[/\\]', f) for f in frames), frames
-    assert frames[-1].endswith(osp.join('datasets', 'checks.py')), frames
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))

@@ -38,7 +38,6 @@ the two ranks' batches together being exactly the single-process batches.
 """
 import json
 import os
-import os.path as osp
 import shutil
 import socket
 import subprocess
@@ -58,7 +57,6 @@ TOLERANCE = 1e-5
 
 HOOK_MODULE = '''
 """Test-only hook: dumps weights and batch image names of each rank."""
-import os
 import os.path as osp
 
 import torch
@@ -227,8 +225,10 @@ def runs(tmp_path_factory):
     dist_same = _write_config(tmp / 'dist_same.py', same, 2)
     single_shard = _write_config(tmp / 'single_shard.py', faces, 4)
     single_same = _write_config(tmp / 'single_same.py', same, 2)
-    work = {name: tmp / f'work_{name}' for name in
-            ('dist_shard', 'dist_same', 'single_shard', 'single_same')}
+    work = {
+        name: tmp / f'work_{name}'
+        for name in ('dist_shard', 'dist_same', 'single_shard', 'single_same')
+    }
     plan = dict(
         tool=str(REPO / 'tools' / 'train.py'),
         distributed=[[dist_shard, str(work['dist_shard'])],
@@ -244,7 +244,11 @@ def runs(tmp_path_factory):
         str(tmp / 'plan.json')
     ]
     proc = subprocess.run(
-        cmd, cwd=str(tmp), env=_env(tmp), capture_output=True, text=True,
+        cmd,
+        cwd=str(tmp),
+        env=_env(tmp),
+        capture_output=True,
+        text=True,
         timeout=300)
     if proc.returncode != 0:
         pytest.fail('distributed training failed (rc '
@@ -264,8 +268,8 @@ def runs(tmp_path_factory):
 
 def _max_diff(a: dict, b: dict) -> float:
     assert a.keys() == b.keys()
-    return max((a[k].double() - b[k].double()).abs().max().item()
-               for k in a if a[k].is_floating_point())
+    return max((a[k].double() - b[k].double()).abs().max().item() for k in a
+               if a[k].is_floating_point())
 
 
 def _network_keys(state: dict):
@@ -322,19 +326,18 @@ def test_dist_train_sh_command(tmp_path):
                     '"PYTHONPATH=$PYTHONPATH"\n')
     fake.chmod(0o755)
     env = dict(os.environ, PYTHON=str(fake), PORT='29999')
+    script = str(REPO / 'tools' / 'dist_train.sh')
+    cmd = ['bash', script, 'cfg.py', '2', '--work-dir', 'w']
     proc = subprocess.run(
-        ['bash', str(REPO / 'tools' / 'dist_train.sh'), 'cfg.py', '2',
-         '--work-dir', 'w'],
-        env=env, capture_output=True, text=True, timeout=60)
+        cmd, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     args = proc.stdout.splitlines()
     assert args[:2] == ['-m', 'torch.distributed.run']
     assert '--nproc_per_node=2' in args
     assert '--master_port=29999' in args
     train = args.index(str(REPO / 'tools' / 'train.py'))
-    assert args[train + 1:train + 6] == [
-        'cfg.py', '--launcher', 'pytorch', '--work-dir', 'w'
-    ]
+    expected = ['cfg.py', '--launcher', 'pytorch', '--work-dir', 'w']
+    assert args[train + 1:train + 6] == expected
     assert args[-1].startswith('PYTHONPATH=')
 
 
@@ -343,8 +346,9 @@ def test_dist_train_sh_command(tmp_path):
 # ----------------------------------------------------------------------
 def _cfg(launcher: str) -> Config:
     return Config(
-        dict(launcher=launcher,
-             env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60))))
+        dict(
+            launcher=launcher,
+            env_cfg=dict(dist_cfg=dict(backend='nccl', timeout=60))))
 
 
 def test_adapt_dist_cfg_no_launcher_or_cuda(monkeypatch):
@@ -361,9 +365,12 @@ def test_adapt_dist_cfg_cpu_initialises_gloo(monkeypatch):
         monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     if torch_dist.is_initialized():
         pytest.skip('a process group already exists in this process')
-    for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0',
-                           MASTER_ADDR='127.0.0.1',
-                           MASTER_PORT=str(_free_port())).items():
+    for key, value in dict(
+            RANK='0',
+            WORLD_SIZE='1',
+            LOCAL_RANK='0',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(_free_port())).items():
         monkeypatch.setenv(key, value)
     cfg = _cfg('pytorch')
     try:

@@ -79,9 +79,11 @@ test_evaluator = None
 test_cfg = None
 train_cfg = dict(by_epoch=False, max_iters=6, val_interval=10**9,
                  val_begin=10**9)
+# The base runtime has RNGStateHook in default_hooks; the control run
+# rebuilds default_hooks without it (_delete_=True).
 default_hooks = dict(
-    logger=dict(interval=1),
-    checkpoint=dict(interval=3, max_keep_ckpts=3))
+    {delete}logger=dict(type='LoggerHook', interval=1),
+    checkpoint=dict(type='CheckpointHook', interval=3, max_keep_ckpts=3))
 log_processor = dict(window_size=1)
 # A name per config: the runs of one process must not share the default
 # 'visualizer' instance (it would write into the first run's work dir).
@@ -91,17 +93,17 @@ env_cfg = dict(cudnn_benchmark=False)
 custom_imports = dict(
     imports=['mmintrovae', 'mmintrovae.engine.rng_state_hook'],
     allow_failed_imports=False)
-custom_hooks = [{hooks}]
+custom_hooks = [dict(type='IntroVAEStabilityGuardHook')]
 '''
-HOOKS = ("dict(type='IntroVAEStabilityGuardHook'), "
-         "dict(type='RNGStateHook')")
-HOOKS_WITHOUT_RNG = "dict(type='IntroVAEStabilityGuardHook')"
+WITH_RNG_HOOK = ''
+WITHOUT_RNG_HOOK = '_delete_=True, '
 
 
 def _env(tmp: Path) -> dict:
     env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [str(REPO), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    env['PYTHONPATH'] = os.pathsep.join([str(REPO),
+                                         env.get('PYTHONPATH',
+                                                 '')]).rstrip(os.pathsep)
     env['OMP_NUM_THREADS'] = '1'
     env['MKL_NUM_THREADS'] = '1'
     env['PYTHONWARNINGS'] = 'ignore'
@@ -113,13 +115,14 @@ def _run(tmp: Path, name: str, runs: list) -> None:
     plan = tmp / f'{name}.json'
     plan.write_text(
         json.dumps(dict(tool=str(REPO / 'tools' / 'train.py'), runs=runs)))
-    proc = subprocess.run([sys.executable, str(tmp / 'driver.py'),
-                           str(plan)],
-                          cwd=str(tmp),
-                          env=_env(tmp),
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(tmp / 'driver.py'),
+         str(plan)],
+        cwd=str(tmp),
+        env=_env(tmp),
+        capture_output=True,
+        text=True,
+        timeout=300)
     if proc.returncode != 0:
         pytest.fail(f'training ({name}) failed (rc {proc.returncode}):\n'
                     f'{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}')
@@ -171,24 +174,28 @@ def resumed(tmp_path_factory):
         CONFIG.format(
             base=base,
             data_root=str(tmp / 'faces'),
-            hooks=HOOKS,
+            delete=WITH_RNG_HOOK,
             vis_name=config.stem))
     control = tmp / 'resume_tiny_no_rng_hook.py'
     control.write_text(
         CONFIG.format(
             base=base,
             data_root=str(tmp / 'faces'),
-            hooks=HOOKS_WITHOUT_RNG,
+            delete=WITHOUT_RNG_HOOK,
             vis_name=control.stem))
     (tmp / 'driver.py').write_text(DRIVER)
     full, part, bare = tmp / 'full', tmp / 'resumed', tmp / 'no_rng_hook'
     _run(tmp, 'full', [[str(config), '--work-dir', str(full)]])
     iter_3 = str(full / 'iter_3.pth')
     _run(tmp, 'resume', [
-        [str(config), '--work-dir', str(part), '--resume',
-         '--cfg-options', f'load_from={iter_3}'],
-        [str(control), '--work-dir', str(bare), '--resume',
-         '--cfg-options', f'load_from={iter_3}'],
+        [
+            str(config), '--work-dir',
+            str(part), '--resume', '--cfg-options', f'load_from={iter_3}'
+        ],
+        [
+            str(control), '--work-dir',
+            str(bare), '--resume', '--cfg-options', f'load_from={iter_3}'
+        ],
     ])
     return full, part, bare
 
