@@ -19,8 +19,7 @@ model = dict(
         rec_loss=dict(type='MSELoss', loss_weight=0.5, reduction='sum')),
     alpha=0.25,
     beta=0.5,
-    vae_warmup_iters=0,
-    ema_config=None)
+    vae_warmup_iters=0)
 
 # Adam with the paper's lr, one optimizer per network.
 optim_wrapper = dict(
