@@ -13,8 +13,8 @@ data: setup  ## Generate the demo data set (deterministic synthetic faces)
 
 demo: data  ## Set up, train the demo config, evaluate it, write grids and metrics
 	$(PY) tools/train.py $(CONFIG) --work-dir $(WORK_DIR)
-	$(PY) tools/test.py $(CONFIG) $(WORK_DIR)/latest.pth --work-dir $(WORK_DIR) --out $(WORK_DIR)/metrics.json
-	$(PY) tools/sample.py $(CONFIG) $(WORK_DIR)/latest.pth --out-dir $(WORK_DIR)/grids
+	$(PY) tools/test.py $(CONFIG) $$(cat $(WORK_DIR)/last_checkpoint) --work-dir $(WORK_DIR) --out $(WORK_DIR)/metrics.json
+	$(PY) tools/sample.py $(CONFIG) $$(cat $(WORK_DIR)/last_checkpoint) --out-dir $(WORK_DIR)/grids
 
 test: setup  ## Set up, then run the whole test suite
 	$(PY) -m pytest tests -q

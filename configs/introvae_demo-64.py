@@ -51,7 +51,7 @@ val_dataloader = dict(
     dataset=dict(data_root=data_root, pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
-train_cfg = dict(by_epoch=False, max_iters=1500, val_interval=100000)
+train_cfg = dict(by_epoch=False, max_iters=1000, val_begin=1001)
 val_cfg = dict(type='MultiValLoop')
 test_cfg = dict(type='MultiTestLoop')
 
@@ -84,6 +84,6 @@ default_hooks = dict(
     logger=dict(interval=50),
     checkpoint=dict(interval=500, max_keep_ckpts=2, less_keys=[]))
 custom_hooks = [
-    dict(type='IntroVAEVisualizationHook', interval=250),
+    dict(type='IntroVAEVisualizationHook', interval=200),
     dict(type='IntroVAEStabilityGuardHook'),
 ]
