@@ -10,6 +10,7 @@ import os.path as osp
 import sys
 
 from mmengine.config import DictAction
+from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -17,6 +18,20 @@ import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
 from mmintrovae.datasets import check_dataset_folders  # noqa: E402
 from mmintrovae.utils import load_config  # noqa: E402
 from mmintrovae.utils.dist import adapt_dist_cfg_to_device  # noqa: E402
+
+
+class MetricsCollector(Hook):
+    """Keeps the metrics of the test loop (mmagic's MultiTestLoop does not
+    return them from ``Runner.test``)."""
+
+    priority = 'LOWEST'
+
+    def __init__(self):
+        self.metrics = None
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        """Stores the metrics the evaluator computed."""
+        self.metrics = metrics
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,7 +67,10 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     check_dataset_folders(cfg, splits=('test', ))
     runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    collector = MetricsCollector()
+    runner.register_hook(collector)
+    runner.test()
+    metrics = collector.metrics
     print(json.dumps(metrics, indent=2, default=float))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
