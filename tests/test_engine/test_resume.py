@@ -58,8 +58,7 @@ model = dict(
     decoder=dict(image_size=image_size, channels=channels,
                  latent_dim=latent_dim),
     vae_warmup_iters=4,
-    # _delete_: the base sets ema_config=None, which a dict cannot update.
-    ema_config=dict(_delete_=True, momentum=0.1))
+    ema_config=dict(momentum=0.1))
 train_pipeline = [
     dict(type='LoadImageFromFile', key='gt', color_type='color'),
     dict(type='Flip', keys=['gt'], direction='horizontal'),
