@@ -52,7 +52,8 @@ def test_short_run_lowers_reconstruction_error(tmp_path, rec_loss):
             checkpoint=dict(type='CheckpointHook', interval=1000)),
         custom_hooks=[dict(type='IntroVAEStabilityGuardHook')],
         visualizer=dict(
-            type='Visualizer', name=f'vis_{rec_loss["type"]}',
+            type='Visualizer',
+            name=f'vis_{rec_loss["type"]}',
             vis_backends=[dict(type='VisBackend')]),
         randomness=dict(seed=0, deterministic=True))
     runner = Runner.from_cfg(cfg)
