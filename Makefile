@@ -22,10 +22,11 @@ test: setup  ## Set up, then run the whole test suite
 test-fast:  ## The test suite in an existing environment
 	$(PY) -m pytest tests -q -x
 
-lint:  ## flake8, isort and yapf as mmagic configures them (setup.cfg)
+lint:  ## flake8, isort, yapf and docstring coverage (interrogate) as mmagic (setup.cfg)
 	$(PY) -m flake8 mmintrovae tools tests configs
 	$(PY) -m isort --check-only --diff mmintrovae tools tests
 	$(PY) -m yapf --diff --recursive mmintrovae tools tests
+	$(PY) -m interrogate mmintrovae
 
 format:  ## Apply isort and yapf
 	$(PY) -m isort mmintrovae tools tests
