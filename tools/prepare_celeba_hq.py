@@ -325,7 +325,10 @@ def run_tasks(tasks: List[Task], workers: int) -> Iterator[dict]:
         for task in tasks:
             yield process(task)
         return
-    with multiprocessing.Pool(workers, initializer=_init_worker) as pool:
+    # 'spawn': forking a process that already runs threads (torch's or
+    # OpenCV's pools, e.g. inside a test session) can deadlock the workers.
+    context = multiprocessing.get_context('spawn')
+    with context.Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap_unordered(process, tasks, chunksize=4)
 
 

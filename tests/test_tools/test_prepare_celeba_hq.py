@@ -22,6 +22,9 @@ def _load_tool():
     Returns:
         module: The ``prepare_celeba_hq`` module.
     """
+    # Spawned pool workers import the module by name from this sys.path.
+    if osp.dirname(TOOL) not in sys.path:
+        sys.path.insert(0, osp.dirname(TOOL))
     spec = importlib.util.spec_from_file_location('prepare_celeba_hq', TOOL)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
