@@ -1,5 +1,6 @@
 """Shared fixtures: tiny IntroVAE models and batches on the CPU."""
 import copy
+import uuid
 
 import numpy as np
 import pytest
@@ -80,3 +81,56 @@ def build_model():
         return MODELS.build(tiny_model_cfg(**overrides))
 
     return _build
+
+
+def tiny_runner_cfg(tmp_path,
+                    max_iters: int,
+                    custom_hooks: list,
+                    ckpt_interval: int = 3,
+                    model: dict = None,
+                    num_images: int = 12,
+                    data_seed: int = 0,
+                    batch_size: int = 4,
+                    lr: float = 1e-3,
+                    flip: bool = False,
+                    **extra) -> dict:
+    """A Runner config training a tiny IntroVAE on generated faces."""
+    from mmintrovae.datasets import make_synthetic_faces
+    data_root = tmp_path / 'data'
+    make_synthetic_faces(
+        str(data_root), num_images, size=TINY_SIZE, seed=data_seed)
+    pipeline = [dict(type='LoadImageOrSkip', key='gt')]
+    if flip:
+        pipeline.append(dict(type='Flip', keys=['gt'], direction='horizontal'))
+    pipeline.append(dict(type='PackInputs'))
+    optimizer = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=lr))
+    cfg = dict(
+        default_scope='mmagic',
+        model=model or tiny_model_cfg(),
+        work_dir=str(tmp_path / 'work'),
+        train_dataloader=dict(
+            batch_size=batch_size,
+            num_workers=0,
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            dataset=dict(
+                type='BasicImageDataset',
+                data_root=str(data_root),
+                data_prefix=dict(gt='train'),
+                pipeline=pipeline)),
+        optim_wrapper=dict(
+            constructor='MultiOptimWrapperConstructor',
+            encoder=copy.deepcopy(optimizer),
+            decoder=copy.deepcopy(optimizer)),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(
+            checkpoint=dict(
+                type='CheckpointHook', interval=ckpt_interval, by_epoch=False),
+            logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=custom_hooks,
+        randomness=dict(seed=0),
+        # Runners named by their start second share a MessageHub when two
+        # start within one second; a unique name keeps their logs apart.
+        experiment_name=f'tiny_{uuid.uuid4().hex}')
+    cfg.update(extra)
+    return cfg

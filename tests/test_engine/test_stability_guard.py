@@ -3,12 +3,11 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import TINY_SIZE, tiny_model_cfg
+from conftest import tiny_runner_cfg
 from mmagic.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmintrovae.datasets import make_synthetic_faces
 from mmintrovae.engine import TrainingDivergedError, load_checkpoint_safely
 
 
@@ -25,44 +24,8 @@ class _PoisonWeightsHook(Hook):
                 runner.model.decoder.fc[0].weight.fill_(float('nan'))
 
 
-def runner_cfg(tmp_path, max_iters, custom_hooks, ckpt_interval=3):
-    data_root = tmp_path / 'data'
-    make_synthetic_faces(str(data_root), 12, size=TINY_SIZE)
-    pipeline = [
-        dict(type='LoadImageOrSkip', key='gt'),
-        dict(type='PackInputs')
-    ]
-    return dict(
-        default_scope='mmagic',
-        model=tiny_model_cfg(),
-        work_dir=str(tmp_path / 'work'),
-        train_dataloader=dict(
-            batch_size=4,
-            num_workers=0,
-            sampler=dict(type='InfiniteSampler', shuffle=True),
-            collate_fn=dict(type='default_collate'),
-            dataset=dict(
-                type='BasicImageDataset',
-                data_root=str(data_root),
-                data_prefix=dict(gt='train'),
-                pipeline=pipeline)),
-        optim_wrapper=dict(
-            constructor='MultiOptimWrapperConstructor',
-            encoder=dict(
-                type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3)),
-            decoder=dict(
-                type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
-        default_hooks=dict(
-            checkpoint=dict(
-                type='CheckpointHook', interval=ckpt_interval, by_epoch=False),
-            logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=custom_hooks,
-        randomness=dict(seed=0))
-
-
 def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
-    cfg = runner_cfg(
+    cfg = tiny_runner_cfg(
         tmp_path,
         max_iters=8,
         custom_hooks=[
@@ -89,7 +52,7 @@ def test_nan_stops_training_and_keeps_last_good_checkpoint(tmp_path):
 
 
 def test_runaway_kl_is_named(tmp_path):
-    cfg = runner_cfg(
+    cfg = tiny_runner_cfg(
         tmp_path,
         max_iters=2,
         custom_hooks=[dict(type='IntroVAEStabilityGuardHook', max_kl=1e-3)])
@@ -99,7 +62,7 @@ def test_runaway_kl_is_named(tmp_path):
 
 def test_broken_weights_are_never_saved(tmp_path):
     """Weights that went non-finite while every logged loss was finite."""
-    cfg = runner_cfg(
+    cfg = tiny_runner_cfg(
         tmp_path,
         max_iters=3,
         ckpt_interval=1,

@@ -350,3 +350,36 @@ def test_bad_configs_are_named():
             tiny_model_cfg(loss_config=dict(rec_loss=dict(type='NoLoss'))))
     with pytest.raises(KeyError, match='unknown key'):
         MODELS.build(tiny_model_cfg(loss_config=dict(gan_loss=dict())))
+
+
+def test_more_config_and_usage_errors_are_named(build_model):
+    cfg = tiny_model_cfg()
+    cfg['decoder'] = dict(cfg['decoder'], latent_dim=7)
+    with pytest.raises(ValueError, match='latent_dim=6 and decoder'):
+        MODELS.build(cfg)
+    with pytest.raises(ValueError, match='vae_warmup_iters=-1'):
+        build_model(vae_warmup_iters=-1)
+    model = build_model()
+    with pytest.raises(ValueError, match='set model.ema_config'):
+        model.sample(2, use_ema=True)
+    with pytest.raises(ValueError, match="sample_model='best'"):
+        model(dict(num_batches=2, sample_model='best'))
+    with pytest.raises(ValueError, match='num_steps=1'):
+        model.interpolate(torch.zeros(3, 16, 16), torch.zeros(3, 16, 16), 1)
+
+
+def test_amp_switch_rejects_other_wrapper_types():
+    from mmengine.config import Config
+
+    from mmintrovae.utils import enable_amp
+    cfg = Config(
+        dict(
+            optim_wrapper=dict(
+                encoder=dict(type='OptimWrapper'),
+                decoder=dict(type='MyWrapper'))))
+    with pytest.raises(ValueError, match="got 'MyWrapper'"):
+        enable_amp(cfg)
+    cfg.optim_wrapper.decoder.type = 'OptimWrapper'
+    enable_amp(cfg)
+    assert cfg.optim_wrapper.encoder.type == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.decoder.loss_scale == 'dynamic'

@@ -2,10 +2,8 @@
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_SIZE, tiny_model_cfg
+from conftest import tiny_model_cfg, tiny_runner_cfg
 from mmengine.runner import Runner
-
-from mmintrovae.datasets import make_synthetic_faces
 
 
 @pytest.mark.parametrize(
@@ -15,42 +13,22 @@ from mmintrovae.datasets import make_synthetic_faces
     ],
     ids=['mmagic-MSELoss', 'mmagic-L1Loss'])
 def test_short_run_lowers_reconstruction_error(tmp_path, rec_loss):
-    data_root = tmp_path / 'faces'
-    make_synthetic_faces(str(data_root), 40, size=TINY_SIZE, seed=3)
     model = tiny_model_cfg(
         vae_warmup_iters=20,
         loss_config=dict(
             rec_loss=rec_loss,
             margin_loss=dict(type='MarginHingeLoss', margin=20.)))
-    cfg = dict(
-        default_scope='mmagic',
-        model=model,
-        work_dir=str(tmp_path / 'work'),
-        train_dataloader=dict(
-            batch_size=8,
-            num_workers=0,
-            sampler=dict(type='InfiniteSampler', shuffle=True),
-            collate_fn=dict(type='default_collate'),
-            dataset=dict(
-                type='BasicImageDataset',
-                data_root=str(data_root),
-                data_prefix=dict(gt='train'),
-                pipeline=[
-                    dict(type='LoadImageOrSkip', key='gt'),
-                    dict(type='Flip', keys=['gt'], direction='horizontal'),
-                    dict(type='PackInputs')
-                ])),
-        optim_wrapper=dict(
-            constructor='MultiOptimWrapperConstructor',
-            encoder=dict(
-                type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-3)),
-            decoder=dict(
-                type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-3))),
-        train_cfg=dict(by_epoch=False, max_iters=60),
-        default_hooks=dict(
-            logger=dict(type='LoggerHook', interval=1),
-            checkpoint=dict(type='CheckpointHook', interval=1000)),
+    cfg = tiny_runner_cfg(
+        tmp_path,
+        max_iters=60,
         custom_hooks=[dict(type='IntroVAEStabilityGuardHook')],
+        ckpt_interval=1000,
+        model=model,
+        num_images=40,
+        data_seed=3,
+        batch_size=8,
+        lr=2e-3,
+        flip=True,
         visualizer=dict(
             type='Visualizer',
             name=f'vis_{rec_loss["type"]}',
