@@ -167,6 +167,12 @@ def build_model(cfg: Config, notes: List[str]) -> nn.Module:
         notes.append(f'model.vae_warmup_iters={model.vae_warmup_iters} set '
                      'to 0: every mode times the introspective step.')
         model.vae_warmup_iters = 0
+    hinge = getattr(model, 'margin_loss', None)
+    if getattr(hinge, 'auto', False) and not hinge.calibrated:
+        # No warm-up to measure m from: a margin the hinge is active under
+        # (the cost of a step does not depend on its value).
+        hinge.margin_value.fill_(100.)
+        notes.append("margin='auto' set to 100 (no warm-up is timed).")
     if getattr(model, 'decoder_ema', None) is not None:
         notes.append('product/runner also update the EMA decoder; plain '
                      'does not.')

@@ -17,6 +17,8 @@ and restores them right before the first new batch is fetched. The test
 checks that iterations 4-6 log the same losses and that the final weights,
 EMA and optimizer states are the same; and, as a control in the second
 process, that resuming without the hook does not reproduce the losses.
+The margin is ``'auto'``: measured over iterations 3 and 4, on both sides
+of the resume, it must come out the same.
 """
 import json
 import os
@@ -58,6 +60,10 @@ model = dict(
     decoder=dict(image_size=image_size, channels=channels,
                  latent_dim=latent_dim),
     vae_warmup_iters=4,
+    # m is measured over the warm-up's last 2 iterations, which the resume
+    # at iteration 3 splits between the two processes.
+    loss_config=dict(margin_loss=dict(
+        type='MarginHingeLoss', margin='auto', auto_window=2)),
     ema_config=dict(momentum=0.1))
 train_pipeline = [
     dict(type='LoadImageFromFile', key='gt', color_type='color'),
@@ -231,6 +237,21 @@ def test_checkpoint_rng_state_loads_weights_only(resumed):
     assert state['iter'] == 3
     assert set(state) >= {'torch', 'numpy', 'python', 'iter', 'world_size'}
     assert state['torch'].dtype == torch.uint8
+
+
+def test_auto_margin_is_the_same_after_resume(resumed):
+    """m = 1.5 x the mean KL of real images of iterations 3 and 4, whether
+    or not the run was resumed between them."""
+    full, part, _ = resumed
+    expected, got = _scalars(full), _scalars(part)
+    margin = 1.5 * (expected[3]['kl_real'] + expected[4]['kl_real']) / 2
+    for it in (5, 6):
+        assert expected[it]['margin'] == pytest.approx(margin, rel=1e-5)
+        assert got[it]['margin'] == pytest.approx(margin, rel=1e-5)
+    state = load_checkpoint_safely(str(part / 'iter_6.pth'))['state_dict']
+    assert state['margin_loss.margin_value'].item() == pytest.approx(
+        margin, rel=1e-5)
+    assert state['margin_loss.observed_count'].item() == 2
 
 
 def test_resume_without_rng_hook_is_not_exact(resumed):

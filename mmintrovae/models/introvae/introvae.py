@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 from mmagic.registry import MODELS
 from mmengine import MessageHub
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor
@@ -60,7 +61,8 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         data_preprocessor (dict, optional): mmagic's ``DataPreprocessor``.
         loss_config (dict, optional): Loss modules ``kl_loss`` (L_REG,
             default ``GaussianKLLoss``), ``margin_loss`` (the hinge, default
-            ``MarginHingeLoss(margin=100)``) and ``rec_loss`` (L_AE, any mmagic
+            ``MarginHingeLoss(margin=100)``; ``margin='auto'`` measures it
+            at the end of the warm-up) and ``rec_loss`` (L_AE, any mmagic
             pixel loss; default ``MSELoss(loss_weight=0.5, reduction='sum')``).
             Keys left out keep their default. A ``rec_loss`` with
             reduction 'sum' is divided by the batch size (sum over pixels,
@@ -118,6 +120,13 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
                              f'{vae_warmup_iters} must be >= 0.')
         self.vae_warmup_iters = vae_warmup_iters
         self._build_losses(dict(loss_config or {}))
+        if (self.objective == 'introvae' and self.margin_loss.auto
+                and vae_warmup_iters == 0):
+            raise ValueError(
+                "IntroVAE: model.loss_config.margin_loss.margin='auto' sets "
+                'm from the KL of real images at the end of the plain-VAE '
+                'warm-up, but model.vae_warmup_iters=0; set it > 0 (e.g. a '
+                'fifth of the iterations) or give the margin as a number.')
         self.decoder_ema = None
         if ema_config is not None:
             ema_config = deepcopy(ema_config)
@@ -200,9 +209,11 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         curr_iter = MessageHub.get_current_instance().get_info('iter', 0)
         if curr_iter < self.vae_warmup_iters:
             log_vars = self.vae_step(x, enc_optim, dec_optim)
+            self._observe_margin(curr_iter, log_vars['kl_real'])
         elif self.objective == 'soft_introvae':
             log_vars = self.soft_introspective_step(x, enc_optim, dec_optim)
         else:
+            self._calibrate_margin()
             log_vars = self.introspective_step(x, enc_optim, dec_optim)
         self._update_ema(curr_iter)
         return log_vars
@@ -261,7 +272,8 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
             hinge_rec=hinge_rec,
             hinge_fake=hinge_fake,
             loss_encoder=loss_encoder,
-            loss_decoder=loss_decoder)
+            loss_decoder=loss_decoder,
+            margin=self.margin_loss.margin_value)
 
     def vae_step(self, x: Tensor, enc_optim: OptimWrapper,
                  dec_optim: OptimWrapper) -> Dict[str, Tensor]:
@@ -289,6 +301,26 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         self._update(dec_optim, loss_vae, self.decoder)
         return self._detach(
             loss_ae=loss_ae, kl_real=kl_real, loss_vae=loss_vae)
+
+    def _observe_margin(self, curr_iter: int, kl_real: Tensor) -> None:
+        """Feeds the KL of real images of the warm-up's last iterations to
+        an automatic margin (``MarginHingeLoss(margin='auto')``)."""
+        hinge = self.margin_loss
+        if (self.objective == 'introvae' and hinge.auto
+                and curr_iter >= self.vae_warmup_iters - hinge.auto_window):
+            hinge.observe(kl_real)
+
+    def _calibrate_margin(self) -> None:
+        """Sets an automatic margin at the first introspective iteration."""
+        hinge = self.margin_loss
+        if hinge.auto and not hinge.calibrated:
+            count = int(hinge.observed_count)
+            margin = hinge.calibrate()
+            print_log(
+                f"IntroVAE: margin='auto' set m = {margin:.3f} "
+                f'({hinge.auto_factor:g} x the mean KL of real images over '
+                f'the last {count} warm-up iterations)',
+                logger='current')
 
     # ------------------------------------------------------------------
     # Loss helpers.

@@ -190,6 +190,11 @@ class MarginHingeLossComps(_DataInfoLossComps):
                  data_info: Optional[Dict[str, str]] = None,
                  loss_name: str = 'loss_margin_hinge') -> None:
         super().__init__(data_info, loss_name)
+        if margin == 'auto':
+            raise ValueError(
+                "MarginHingeLossComps: margin='auto' is calibrated by "
+                'IntroVAE from its warm-up; in other models give the margin '
+                'as a number (loss config key margin).')
         self.loss = MarginHingeLoss(
             margin=margin,
             loss_weight=loss_weight,

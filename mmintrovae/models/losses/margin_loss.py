@@ -1,10 +1,37 @@
 """The introspective margin hinge [m - E]^+ of IntroVAE and EBGAN."""
+import math
+from typing import Union
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmagic.registry import MODELS
+from mmengine.dist import all_reduce, get_world_size
 
 from .kl_loss import check_reduction, reduce_over_batch
+
+
+def global_mean(values: torch.Tensor) -> torch.Tensor:
+    """The mean of ``values`` over the batches of all ranks, differentiable.
+
+    The value is the mean over every rank's batch (equal batch sizes); the
+    gradient flows through the local mean only. After the model averages
+    gradients over ranks (``reduce_gradients``), a loss written on this
+    mean gets exactly the gradient of the same loss on the whole batch in
+    one process. Without a process group it is the plain mean.
+
+    Args:
+        values (Tensor): Values of this rank's samples (any shape).
+
+    Returns:
+        Tensor: A scalar.
+    """
+    local = values.mean()
+    if get_world_size() == 1:
+        return local
+    total = local.detach().clone()
+    all_reduce(total, op='mean')
+    return local + (total - local.detach())
 
 
 @MODELS.register_module()
@@ -16,35 +43,120 @@ class MarginHingeLoss(nn.Module):
     reconstructions and samples above the margin (paper, eq. 10). The same
     hinge scores fakes in EBGAN with a discriminator's energy.
 
+    ``margin='auto'`` sets m itself: the model reports the KL of real images
+    during the last ``auto_window`` iterations of its plain-VAE warm-up
+    (:meth:`observe`), and at the first introspective iteration the margin
+    becomes ``auto_factor`` times their mean (:meth:`calibrate`). The margin
+    and the running sums are buffers, so they are saved in checkpoints and
+    are the same after ``--resume``.
+
     Args:
-        margin (float): The margin ``m``; must be positive. Its scale depends
-            on the KL's reductions and on the data range (see the configs).
-            Defaults to 100.
+        margin (float | str): The margin ``m`` (positive), or ``'auto'``.
+            Its scale depends on the KL's reductions and on the data range
+            (see the configs). Defaults to 100.
         loss_weight (float): Weight of the loss. Defaults to 1.0.
         per_sample (bool): If False (the authors' code), the hinge is applied
-            to the batch mean of the energy: ``[m - mean(E)]^+``. If True,
-            to each sample, then reduced: ``reduce([m - E_i]^+)``.
+            to the batch mean of the energy: ``[m - mean(E)]^+``; in
+            distributed training the mean is over the batches of all ranks,
+            as one process on the whole batch would compute it. If True, to
+            each sample, then reduced: ``reduce([m - E_i]^+)``.
             Defaults to False.
         reduction (str): Batch reduction when ``per_sample`` is True: 'mean',
             'sum' or 'none'. Defaults to 'mean'.
+        auto_factor (float): With ``margin='auto'``, m = factor * the mean
+            KL of real images at the end of the warm-up. Defaults to 1.5.
+        auto_window (int): With ``margin='auto'``, how many of the last
+            warm-up iterations the mean is taken over. Defaults to 50.
     """
 
     def __init__(self,
-                 margin: float = 100.,
+                 margin: Union[float, str] = 100.,
                  loss_weight: float = 1.0,
                  per_sample: bool = False,
-                 reduction: str = 'mean'):
+                 reduction: str = 'mean',
+                 auto_factor: float = 1.5,
+                 auto_window: int = 50):
         super().__init__()
-        if not margin > 0:
+        self.auto = margin == 'auto'
+        if self.auto:
+            if not (auto_factor > 0 and int(auto_window) >= 1):
+                raise ValueError(
+                    'MarginHingeLoss: with margin=\'auto\', auto_factor='
+                    f'{auto_factor!r} must be > 0 and auto_window='
+                    f'{auto_window!r} >= 1 (model.loss_config.margin_loss).')
+            margin = math.nan  # set by calibrate()
+        elif isinstance(margin, str) or not margin > 0:
             raise ValueError(
-                f'MarginHingeLoss: margin={margin!r} must be positive; set '
-                'the margin (model.loss_config.margin_loss.margin) to a value '
-                'above the KL of real images, e.g. 100-500.')
+                f'MarginHingeLoss: margin={margin!r} must be positive or '
+                "'auto'; set the margin (model.loss_config.margin_loss."
+                'margin) to a value above the KL of real images, e.g. '
+                "100-500, or to 'auto' to set it from the warm-up.")
         check_reduction(reduction, type(self).__name__)
-        self.margin = float(margin)
+        self.register_buffer('margin_value', torch.tensor(float(margin)))
+        self.register_buffer('observed_sum', torch.tensor(0.))
+        self.register_buffer('observed_count', torch.tensor(0.))
         self.loss_weight = loss_weight
         self.per_sample = per_sample
         self.reduction = reduction
+        self.auto_factor = float(auto_factor)
+        self.auto_window = int(auto_window)
+
+    @property
+    def margin(self) -> float:
+        """The margin m (NaN while an automatic margin is not set yet)."""
+        return float(self.margin_value)
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the margin has a value."""
+        return not math.isnan(self.margin)
+
+    @torch.no_grad()
+    def observe(self, kl_real: torch.Tensor) -> None:
+        """Adds a warm-up iteration's batch-mean KL of real images.
+
+        Averaged over all ranks, so every rank calibrates the same margin.
+
+        Args:
+            kl_real (Tensor): The batch-mean KL of real images.
+        """
+        value = kl_real.detach().float().mean().clone()
+        all_reduce(value, op='mean')
+        self.observed_sum += value.to(self.observed_sum.device)
+        self.observed_count += 1
+
+    @torch.no_grad()
+    def calibrate(self) -> float:
+        """Sets ``m = auto_factor * mean(observed KL)`` once.
+
+        Returns:
+            float: The margin.
+
+        Raises:
+            RuntimeError: If no KL was observed.
+        """
+        if not self.calibrated:
+            if self.observed_count < 1:
+                raise RuntimeError(
+                    "MarginHingeLoss: margin='auto' saw no warm-up iteration; "
+                    'set model.vae_warmup_iters > 0 (the margin is measured '
+                    'from the KL of real images at its end) or give a number '
+                    'as model.loss_config.margin_loss.margin.')
+            self.margin_value.fill_(
+                self.auto_factor *
+                float(self.observed_sum / self.observed_count))
+        return self.margin
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
+                              **kwargs) -> None:
+        """Loads checkpoints written before the margin was a buffer.
+
+        Those hold no ``margin_value``/``observed_*``: the configured values
+        are kept for them instead of reporting missing keys.
+        """
+        for name, buffer in self._buffers.items():
+            state_dict.setdefault(prefix + name, buffer.detach().clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, energy: torch.Tensor) -> torch.Tensor:
         """Computes the weighted hinge.
@@ -56,9 +168,14 @@ class MarginHingeLoss(nn.Module):
         Returns:
             Tensor: The weighted hinge.
         """
+        if not self.calibrated:
+            raise RuntimeError(
+                "MarginHingeLoss: margin='auto' is used before calibrate(); "
+                'the model calls it at the end of its plain-VAE warm-up.')
+        margin = self.margin_value.to(energy.dtype)
         if self.per_sample:
             hinge = reduce_over_batch(
-                F.relu(self.margin - energy.flatten()), self.reduction)
+                F.relu(margin - energy.flatten()), self.reduction)
         else:
-            hinge = F.relu(self.margin - energy.mean())
+            hinge = F.relu(margin - global_mean(energy))
         return self.loss_weight * hinge

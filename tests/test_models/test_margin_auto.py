@@ -1,0 +1,97 @@
+"""MarginHingeLoss(margin='auto'): measured from the warm-up, then fixed."""
+import math
+
+import pytest
+import torch
+from conftest import make_batch, make_optim_wrappers
+from mmagic.registry import MODELS
+
+from mmintrovae.models.losses import MarginHingeLoss
+
+
+def test_auto_margin_is_factor_times_mean_of_observed_kl():
+    hinge = MODELS.build(
+        dict(type='MarginHingeLoss', margin='auto', auto_factor=2.0))
+    assert hinge.auto and not hinge.calibrated and math.isnan(hinge.margin)
+    with pytest.raises(RuntimeError, match='before calibrate'):
+        hinge(torch.tensor([1.0]))
+    hinge.observe(torch.tensor(10.0))
+    hinge.observe(torch.tensor([20.0, 40.0]))  # a batch: its mean, 30
+    assert hinge.calibrate() == pytest.approx(2.0 * (10 + 30) / 2)
+    assert hinge.calibrated
+    # Set once: later observations do not move it.
+    hinge.observe(torch.tensor(1000.0))
+    assert hinge.calibrate() == pytest.approx(40.0)
+    assert hinge(torch.tensor([30.0, 40.0])).item() == pytest.approx(5.0)
+
+
+def test_auto_margin_without_observations_names_the_fix():
+    hinge = MarginHingeLoss(margin='auto')
+    with pytest.raises(RuntimeError, match='vae_warmup_iters > 0'):
+        hinge.calibrate()
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(margin='big'), "positive or 'auto'"),
+    (dict(margin='auto', auto_factor=0.), 'auto_factor=0.0 must be > 0'),
+    (dict(margin='auto', auto_window=0), 'auto_window=0'),
+])
+def test_bad_auto_margin_settings(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        MarginHingeLoss(**kwargs)
+
+
+def test_margin_and_its_statistics_are_in_the_state_dict():
+    hinge = MarginHingeLoss(margin='auto')
+    hinge.observe(torch.tensor(8.0))
+    hinge.calibrate()
+    state = hinge.state_dict()
+    assert state['margin_value'].item() == pytest.approx(12.0)
+    fresh = MarginHingeLoss(margin='auto')
+    fresh.load_state_dict(state)
+    assert fresh.calibrated and fresh.margin == pytest.approx(12.0)
+    assert fresh.observed_count.item() == 1
+
+
+def test_old_checkpoints_without_the_buffers_keep_the_config_margin():
+    hinge = MarginHingeLoss(margin=70.)
+    result = hinge.load_state_dict({}, strict=True)
+    assert not result.missing_keys and hinge.margin == 70.
+
+
+def test_model_rejects_auto_margin_without_warmup(build_model):
+    with pytest.raises(ValueError, match='vae_warmup_iters=0'):
+        build_model(
+            loss_config=dict(
+                margin_loss=dict(type='MarginHingeLoss', margin='auto')))
+
+
+def test_loss_comps_reject_auto_margin():
+    with pytest.raises(ValueError, match="margin='auto'"):
+        MODELS.build(dict(type='MarginHingeLossComps', margin='auto'))
+
+
+def test_model_calibrates_at_the_first_introspective_step(build_model):
+    from mmengine import MessageHub
+    model = build_model(
+        vae_warmup_iters=3,
+        loss_config=dict(
+            margin_loss=dict(
+                type='MarginHingeLoss',
+                margin='auto',
+                auto_factor=1.5,
+                auto_window=2)))
+    optim = make_optim_wrappers(model)
+    hub = MessageHub.get_current_instance()
+    kl_real = []
+    for it in range(4):
+        hub.update_info('iter', it)
+        log = model.train_step(make_batch(seed=it), optim)
+        kl_real.append(log['kl_real'].item())
+        if it < 3:
+            assert 'loss_vae' in log and not model.margin_loss.calibrated
+    # Iterations 1 and 2 are the last two of the warm-up.
+    expected = 1.5 * (kl_real[1] + kl_real[2]) / 2
+    assert model.margin_loss.margin == pytest.approx(expected, rel=1e-5)
+    assert log['margin'].item() == pytest.approx(expected, rel=1e-5)
+    assert 'loss_encoder' in log
