@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 from mmagic.registry import MODELS
 
-from .introvae_modules import IntroVAEResBlock, check_channels
+from .introvae_modules import check_channels, get_res_block
 
 
 @MODELS.register_module()
@@ -22,17 +22,32 @@ class IntroVAEDecoder(nn.Module):
             walks it in reverse).
         latent_dim (int): Size of z.
         out_channels (int): Image channels. Defaults to 3.
+        block (str): The residual block: ``'introvae'``
+            (:class:`IntroVAEResBlock`, BatchNorm after the residual add, as
+            IntroVAE's code) or ``'soft_introvae'``
+            (:class:`SoftIntroVAEResBlock`, BatchNorm before the add, as
+            Soft-IntroVAE's code). Both have the same parameter names, so
+            the state dict keys do not depend on it. Defaults to
+            ``'introvae'``.
+
+    Raises:
+        ValueError: If ``block`` is not one of the values above (the
+            message names ``model.decoder.block``), or if ``channels`` does
+            not fit ``image_size``.
     """
 
     def __init__(self,
                  image_size: int,
                  channels: Sequence[int],
                  latent_dim: int,
-                 out_channels: int = 3):
+                 out_channels: int = 3,
+                 block: str = 'introvae'):
         super().__init__()
+        res_block = get_res_block(block, 'model.decoder.block')
         check_channels(image_size, channels, type(self).__name__)
         self.image_size = image_size
         self.latent_dim = latent_dim
+        self.block = block
         # mmagic's samplers read ``noise_size`` to draw z from the prior.
         self.noise_size = latent_dim
         self.fc = nn.Sequential(
@@ -42,12 +57,12 @@ class IntroVAEDecoder(nn.Module):
         c_in = reversed_channels[0]
         for c_out in reversed_channels:
             layers += [
-                IntroVAEResBlock(c_in, c_out),
+                res_block(c_in, c_out),
                 nn.Upsample(scale_factor=2, mode='nearest')
             ]
             c_in = c_out
         layers += [
-            IntroVAEResBlock(c_in, c_in),
+            res_block(c_in, c_in),
             nn.Conv2d(c_in, out_channels, 5, padding=2)
         ]
         self.main = nn.Sequential(*layers)

@@ -1,18 +1,18 @@
 """Building blocks shared by IntroVAE's encoder and decoder."""
-from typing import Sequence
+from typing import Dict, Sequence, Type
 
 import torch
 import torch.nn as nn
 
 
-class IntroVAEResBlock(nn.Module):
-    """The residual block of the authors' ``networks.py``.
+class _ResBlockLayers(nn.Module):
+    """The layers both residual blocks share; only ``forward`` differs.
 
-    conv3x3 -> BN -> LeakyReLU(0.2) -> conv3x3 -> (+ shortcut) -> BN ->
-    LeakyReLU(0.2). The shortcut is a bias-free 1x1 conv when the channel
-    count changes. (The authors test ``inc is not outc``, an identity check
-    that gives some 512->512 blocks a needless 1x1 conv; this compares
-    values.)
+    Two bias-free 3x3 convs (``conv1``, ``conv2``) with a BatchNorm after
+    each (``bn1``, ``bn2``), LeakyReLU(0.2) and a shortcut that is a
+    bias-free 1x1 conv when the channel count changes, an identity (no
+    parameters) otherwise. Both blocks therefore have the same parameter
+    names and shapes.
 
     Args:
         in_channels (int): Input channels.
@@ -32,6 +32,21 @@ class IntroVAEResBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.act = nn.LeakyReLU(0.2)
 
+
+class IntroVAEResBlock(_ResBlockLayers):
+    """The residual block of the authors' ``networks.py``.
+
+    conv3x3 -> BN -> LeakyReLU(0.2) -> conv3x3 -> (+ shortcut) -> BN ->
+    LeakyReLU(0.2). The shortcut is a bias-free 1x1 conv when the channel
+    count changes. (The authors test ``inc is not outc``, an identity check
+    that gives some 512->512 blocks a needless 1x1 conv; this compares
+    values.)
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+    """
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Applies the block.
 
@@ -44,6 +59,70 @@ class IntroVAEResBlock(nn.Module):
         out = self.act(self.bn1(self.conv1(x)))
         out = self.conv2(out)
         return self.act(self.bn2(out + self.shortcut(x)))
+
+
+class SoftIntroVAEResBlock(_ResBlockLayers):
+    """The residual block of Soft-IntroVAE (Daniel & Tamar, CVPR 2021).
+
+    conv3x3 -> BN -> LeakyReLU(0.2) -> conv3x3 -> BN -> (+ shortcut) ->
+    LeakyReLU(0.2), as ``ResidualBlock`` in the authors'
+    ``soft_intro_vae/train_soft_intro_vae.py``: the second BatchNorm
+    normalises the residual branch only, before the add, where
+    :class:`IntroVAEResBlock` normalises the sum. The shortcut is a
+    bias-free 1x1 conv (no BatchNorm) when the channel count changes and
+    the identity otherwise (the authors compare ``inc != outc``).
+
+    The parameters and their names are those of :class:`IntroVAEResBlock`,
+    so a state dict of one loads into the other without an error; the
+    networks they make still differ.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Applies the block.
+
+        Args:
+            x (Tensor): Input feature map (N, C_in, H, W).
+
+        Returns:
+            Tensor: Output feature map (N, C_out, H, W).
+        """
+        out = self.act(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.act(out + self.shortcut(x))
+
+
+#: The residual blocks the encoder and decoder accept as ``block``.
+RES_BLOCKS: Dict[str, Type[nn.Module]] = {
+    'introvae': IntroVAEResBlock,
+    'soft_introvae': SoftIntroVAEResBlock,
+}
+
+
+def get_res_block(block: str, config_key: str) -> Type[nn.Module]:
+    """Looks up the residual block class named by a ``block`` argument.
+
+    Args:
+        block (str): ``'introvae'`` or ``'soft_introvae'``.
+        config_key (str): Where the value comes from in a config, e.g.
+            ``'model.encoder.block'``, for the message.
+
+    Returns:
+        type: The block class, built as ``cls(in_channels, out_channels)``.
+
+    Raises:
+        ValueError: If ``block`` is not one of :data:`RES_BLOCKS`.
+    """
+    if not isinstance(block, str) or block not in RES_BLOCKS:
+        raise ValueError(
+            f'{config_key}={block!r} is not a residual block; use one of '
+            f'{sorted(RES_BLOCKS)} (introvae: BatchNorm after the residual '
+            'add, as IntroVAE; soft_introvae: BatchNorm before the add, as '
+            'Soft-IntroVAE).')
+    return RES_BLOCKS[block]
 
 
 def check_channels(image_size: int, channels: Sequence[int],
