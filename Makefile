@@ -1,20 +1,33 @@
 # The front door: set-up, the demo, tests, lint, benchmarks.
 PY ?= .venv/bin/python
-CONFIG ?= configs/introvae_demo-64.py
-WORK_DIR ?= work_dirs/introvae_demo-64
+CONFIG ?= configs/introvae_fashion-mnist-32.py
+WORK_DIR ?= work_dirs/introvae_fashion-mnist-32
+STUDY_ARGS ?=
 
-.PHONY: setup demo data train evaluate test test-fast lint format benchmark clean
+.PHONY: setup demo demo-run data data-faces demo-faces study test test-fast lint format benchmark clean
 
 setup:  ## Create .venv with torch, mmcv (built once), mmengine, mmagic, the project
 	bash tools/setup_env.sh
 
-data: setup  ## Generate the demo data set (deterministic synthetic faces)
+data: setup  ## Convert Fashion-MNIST (Debian's dataset-fashion-mnist) to 32x32 PNGs
+	$(PY) tools/prepare_fashion_mnist.py --out data/fashion_mnist
+
+data-faces: setup  ## The fallback data set: deterministic synthetic faces (64x64)
 	$(PY) tools/make_demo_data.py --out data/synthetic_faces
 
-demo: data  ## Set up, train the demo config, evaluate it, write grids and metrics
+demo: data  ## Set up, train IntroVAE on Fashion-MNIST, evaluate it, write grids and metrics
+	$(MAKE) demo-run
+
+demo-faces: data-faces  ## The demo on the synthetic faces (no Fashion-MNIST needed)
+	$(MAKE) demo-run CONFIG=configs/introvae_demo-64.py WORK_DIR=work_dirs/introvae_demo-64
+
+demo-run:  ## Train, evaluate and sample CONFIG into WORK_DIR (no set-up)
 	$(PY) tools/train.py $(CONFIG) --work-dir $(WORK_DIR)
 	$(PY) tools/test.py $(CONFIG) $$(cat $(WORK_DIR)/last_checkpoint) --work-dir $(WORK_DIR) --out $(WORK_DIR)/metrics.json
 	$(PY) tools/sample.py $(CONFIG) $$(cat $(WORK_DIR)/last_checkpoint) --out-dir $(WORK_DIR)/grids
+
+study: data  ## IntroVAE vs Soft-IntroVAE vs VAE, 3 seeds: table + picture in work_dirs/study
+	$(PY) tools/study.py $(STUDY_ARGS)
 
 test: setup  ## Set up, then run the whole test suite
 	$(PY) -m pytest tests -q

@@ -82,6 +82,19 @@ step "test and lint tools (requirements/tests.txt), mmintrovae in editable mode"
 pip install -q -c requirements/constraints.txt -r requirements/tests.txt
 pip install -q --no-deps --no-build-isolation -e .
 
+fm=/usr/share/datasets/fashion-mnist
+if [ -f "$fm/t10k-labels-idx1-ubyte.gz" ]; then
+  step "Fashion-MNIST (the demo's data) is installed in $fm"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "Fashion-MNIST, the demo's data: apt-get install dataset-fashion-mnist (Debian/Ubuntu, 30 MB, MIT licence)"
+  { apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; }; } \
+    || echo "  WARNING: could not install dataset-fashion-mnist; 'make demo-faces' trains on synthetic faces instead." >&2
+else
+  echo "  NOTE: the demo's data is Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2
+  echo "  (or 'make demo-faces' for the synthetic faces); the tests do not need it." >&2
+fi
+
 "$py" -c 'import mmagic.models, mmagic.evaluation, mmagic.datasets, mmcv.ops, mmintrovae' \
   || { echo "ERROR: the environment $venv does not import mmagic + mmintrovae; see above." >&2; exit 1; }
 step "ready in $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s: activate with 'source $venv/bin/activate'"

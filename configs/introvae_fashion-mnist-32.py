@@ -1,0 +1,40 @@
+# IntroVAE on Fashion-MNIST at 32x32 (real photos, no download: `make data`
+# converts Debian's dataset-fashion-mnist): the README's `make demo` and the
+# IntroVAE arm of `make study` (tools/study.py), sized for 2 CPU cores.
+#
+# Data range [0, 1] (DataPreprocessor mean=0, std=255), L_AE = 1/2 *
+# per-image sum of squared errors (batch mean), KL summed over latents.
+# The margin sets itself: m = 1.5 x the mean KL of real images over the last
+# 50 warm-up iterations (logged; saved in checkpoints).
+_base_ = [
+    '_base_/models/introvae.py',
+    '_base_/datasets/fashion_mnist.py',
+    '_base_/default_runtime.py',
+]
+
+image_size = 32
+channels = (32, 64, 128)  # 4 * 2**3 = 32
+latent_dim = 32
+
+model = dict(
+    encoder=dict(
+        image_size=image_size, channels=channels, latent_dim=latent_dim),
+    decoder=dict(
+        image_size=image_size, channels=channels, latent_dim=latent_dim),
+    loss_config=dict(
+        margin_loss=dict(
+            type='MarginHingeLoss', margin='auto', auto_factor=1.5)),
+    alpha=0.25,
+    beta=0.5,
+    vae_warmup_iters=500)
+
+max_iters = 2000
+train_cfg = dict(by_epoch=False, max_iters=max_iters, val_begin=max_iters + 1)
+
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=1000, max_keep_ckpts=1, less_keys=[]))
+custom_hooks = [
+    dict(type='IntroVAEVisualizationHook', interval=500),
+    dict(type='IntroVAEStabilityGuardHook'),
+]
