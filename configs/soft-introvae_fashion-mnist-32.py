@@ -11,9 +11,8 @@ model = dict(
     decoder=dict(block='soft_introvae'),
     loss_config=dict(
         rec_loss=dict(type='MSELoss', loss_weight=1.0, reduction='sum'),
-        # Unused by the soft objective. The base's margin='auto' would stay
-        # NaN (never calibrated) in the saved weights, which the
-        # IntroVAEStabilityGuardHook refuses to checkpoint.
+        # Unused by the soft objective; a number instead of the base's
+        # margin='auto', which would only log an uncalibrated margin.
         margin_loss=dict(_delete_=True, type='MarginHingeLoss', margin=100.)),
     alpha=None,
     beta=None,

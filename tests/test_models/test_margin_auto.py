@@ -95,3 +95,11 @@ def test_model_calibrates_at_the_first_introspective_step(build_model):
     assert model.margin_loss.margin == pytest.approx(expected, rel=1e-5)
     assert log['margin'].item() == pytest.approx(expected, rel=1e-5)
     assert 'loss_encoder' in log
+
+
+def test_uncalibrated_margin_saves_finite_numbers():
+    """A model that never calibrates (e.g. the soft objective) must not put
+    NaN into its checkpoint: the stability guard refuses NaN weights."""
+    hinge = MarginHingeLoss(margin='auto')
+    assert all(torch.isfinite(v).all() for v in hinge.state_dict().values())
+    assert not hinge.calibrated

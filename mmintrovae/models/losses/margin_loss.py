@@ -84,7 +84,10 @@ class MarginHingeLoss(nn.Module):
                     'MarginHingeLoss: with margin=\'auto\', auto_factor='
                     f'{auto_factor!r} must be > 0 and auto_window='
                     f'{auto_window!r} >= 1 (model.loss_config.margin_loss).')
-            margin = math.nan  # set by calibrate()
+            # Not set yet: calibrate() fills it. A negative value, not NaN,
+            # so checkpoints of uncalibrated models hold only finite numbers
+            # (the stability guard refuses to save NaN weights).
+            margin = -1.
         elif isinstance(margin, str) or not margin > 0:
             raise ValueError(
                 f'MarginHingeLoss: margin={margin!r} must be positive or '
@@ -104,12 +107,13 @@ class MarginHingeLoss(nn.Module):
     @property
     def margin(self) -> float:
         """The margin m (NaN while an automatic margin is not set yet)."""
-        return float(self.margin_value)
+        value = float(self.margin_value)
+        return value if value > 0 else math.nan
 
     @property
     def calibrated(self) -> bool:
         """Whether the margin has a value."""
-        return not math.isnan(self.margin)
+        return float(self.margin_value) > 0
 
     @torch.no_grad()
     def observe(self, kl_real: torch.Tensor) -> None:
