@@ -42,9 +42,8 @@ def test_converts_pads_and_labels(tmp_path):
     src.mkdir()
     images = make_source(str(src))
     assert prep.main(['--src', str(src), '--out', str(out)]) == 0
-    assert sorted(os.listdir(out / 'train')) == [
-        f'{i:05d}.png' for i in range(5)
-    ]
+    assert sorted(os.listdir(out /
+                             'train')) == [f'{i:05d}.png' for i in range(5)]
     assert len(os.listdir(out / 'val')) == 3
     img = cv2.imread(str(out / 'val' / '00002.png'), cv2.IMREAD_UNCHANGED)
     assert img.shape == (32, 32, 3)
@@ -61,16 +60,19 @@ def test_rerun_skips_existing_and_limit(tmp_path):
     src, out = tmp_path / 'src', tmp_path / 'out'
     src.mkdir()
     make_source(str(src))
-    assert prep.convert(str(src), str(out), limit=2) == dict(
-        train=dict(written=2, skipped=0), val=dict(written=2, skipped=0))
+    assert prep.convert(
+        str(src), str(out), limit=2) == dict(
+            train=dict(written=2, skipped=0), val=dict(written=2, skipped=0))
     counts = prep.convert(str(src), str(out))
     assert counts['train'] == dict(written=3, skipped=2)
     assert not [n for n in os.listdir(out / 'train') if n.endswith('.tmp')]
 
 
 def test_missing_source_names_the_package(tmp_path, capsys):
-    rc = prep.main(['--src', str(tmp_path / 'none'), '--out',
-                    str(tmp_path / 'out')])
+    rc = prep.main(
+        ['--src',
+         str(tmp_path / 'none'), '--out',
+         str(tmp_path / 'out')])
     assert rc == 2
     err = capsys.readouterr().err
     assert 'apt-get install dataset-fashion-mnist' in err
@@ -103,6 +105,6 @@ def test_damaged_files_are_named(tmp_path, damage):
     not osp.isdir(prep.DEFAULT_SRC), reason='dataset-fashion-mnist absent')
 def test_real_files_read():
     train = prep.splits(prep.DEFAULT_SRC)[0]
-    assert prep.read_idx(train.images, prep.IMAGES_MAGIC).shape == (60000,
-                                                                     28, 28)
+    assert prep.read_idx(train.images,
+                         prep.IMAGES_MAGIC).shape == (60000, 28, 28)
     assert prep.read_idx(train.labels, prep.LABELS_MAGIC).max() == 9
