@@ -71,9 +71,10 @@ def test_train_step_logs_the_game_and_updates_both(build_model):
     expected = {
         'loss_ae', 'kl_real', 'kl_rec_enc', 'kl_fake_enc', 'kl_rec_dec',
         'kl_fake_dec', 'hinge_rec', 'hinge_fake', 'loss_encoder',
-        'loss_decoder'
+        'loss_decoder', 'margin'
     }
     assert set(log_vars) == expected
+    assert log_vars['margin'].item() == model.margin_loss.margin
     assert all(
         torch.isfinite(v) and not v.requires_grad for v in log_vars.values())
     assert log_vars['hinge_rec'] > 0  # margin 1000 is far above the KLs
