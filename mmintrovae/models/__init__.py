@@ -1,9 +1,11 @@
 """Models and losses of mmintrovae, registered in mmagic's ``MODELS``."""
+from .data_preprocessors import BatchedDataPreprocessor
 from .introvae import (IntroVAE, IntroVAEDecoder, IntroVAEEncoder,
                        IntroVAEResBlock, IntroVAEWeights)
 from .losses import GaussianKLLoss, MarginHingeLoss
 
 __all__ = [
-    'IntroVAE', 'IntroVAEDecoder', 'IntroVAEEncoder', 'IntroVAEResBlock',
-    'IntroVAEWeights', 'GaussianKLLoss', 'MarginHingeLoss'
+    'BatchedDataPreprocessor', 'IntroVAE', 'IntroVAEDecoder',
+    'IntroVAEEncoder', 'IntroVAEResBlock', 'IntroVAEWeights',
+    'GaussianKLLoss', 'MarginHingeLoss'
 ]

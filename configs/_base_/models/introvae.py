@@ -6,8 +6,11 @@
 model = dict(
     type='IntroVAE',
     # Images stay in mmagic's BGR order end to end (the networks do not
-    # care; metrics and visualizers expect BGR).
-    data_preprocessor=dict(type='DataPreprocessor', mean=0., std=255.),
+    # care; metrics and visualizers expect BGR). BatchedDataPreprocessor is
+    # mmagic's DataPreprocessor with the same outputs, normalising the
+    # batch as one tensor (tools/benchmark_preprocessor.py).
+    data_preprocessor=dict(
+        type='BatchedDataPreprocessor', mean=0., std=255.),
     encoder=dict(type='IntroVAEEncoder', in_channels=3),
     decoder=dict(type='IntroVAEDecoder', out_channels=3),
     loss_config=dict(
