@@ -94,9 +94,8 @@ def test_mixed_shapes_are_not_batched(tmp_path):
         _pipeline_batch(tmp_path / 'b', num=1, size=10)['data_samples'])
     _, fast = _both(mean=0., std=255.)
     assert fast._batch_orders(samples) is None
-    assert fast._batch_orders(samples[:2]) == {
-        'gt_img': 'bgr'
-    }  # LoadImageFromFile's
+    # LoadImageFromFile's channel order, lower case.
+    assert fast._batch_orders(samples[:2]) == {'gt_img': 'bgr'}
 
 
 def test_trains_an_introvae_step(tmp_path):
