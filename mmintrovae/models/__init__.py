@@ -6,6 +6,6 @@ from .losses import GaussianKLLoss, MarginHingeLoss
 
 __all__ = [
     'BatchedDataPreprocessor', 'IntroVAE', 'IntroVAEDecoder',
-    'IntroVAEEncoder', 'IntroVAEResBlock', 'IntroVAEWeights',
-    'GaussianKLLoss', 'MarginHingeLoss'
+    'IntroVAEEncoder', 'IntroVAEResBlock', 'IntroVAEWeights', 'GaussianKLLoss',
+    'MarginHingeLoss'
 ]
