@@ -2,6 +2,7 @@
 
     python tools/benchmark.py CONFIG [--iters 20] [--warmup 5]
         [--batch-size N] [--device cpu|cuda] [--modes plain,product,runner]
+        [--variants]
         [--data] [--data-samples 64] [--json OUT]
 
 All modes run in this one process, start from deep copies of one built
@@ -31,6 +32,13 @@ and the number of workers needed to keep up with the product's speed.
 
 On a CPU shared with other jobs, torch's threads can stall each other;
 ``OMP_NUM_THREADS=1`` gives steadier numbers there.
+
+``--variants`` times the fast-path switches instead (plain, then the
+config's ``train_step`` as ``fp32``, ``+bf16`` (``BF16OptimWrapper``),
+``+channels_last``, ``+fused_adam``, ``+compile`` (``model.compile``) and
+``all`` of them), each from the same weights, interleaved, with its speed-up
+over plain (images/s ratio) and its peak memory over plain's. A compiled
+variant compiles during its warm-up, so give it a few warm-up iterations.
 """
 import argparse
 import copy
@@ -108,9 +116,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=int,
         default=64,
         help='images read by --data (and generated if the folder is absent)')
+    parser.add_argument(
+        '--variants',
+        action='store_true',
+        help='time the fast-path switches instead of --modes: plain, fp32 '
+        '(the config), +bf16, +channels_last, +fused_adam, +compile, all')
     parser.add_argument('--json', help='write the numbers to this file')
     args = parser.parse_args(argv)
-    args.modes = _parse_modes(args.modes)
+    args.modes = (['plain'] + list(VARIANTS)
+                  if args.variants else _parse_modes(args.modes))
     if min(args.iters, args.warmup, args.data_samples) < 1:
         parser.error('--iters, --warmup and --data-samples must be >= 1 '
                      '(peak memory is measured during the warm-up).')
@@ -551,8 +565,80 @@ class ProductMode:
         self.model.train_step(self.batch, self.optim_wrapper)
 
 
+# --variants: name -> switches applied to the config (tools/benchmark.py
+# --variants; README "Speed"). 'fp32' is the config as it is.
+VARIANTS = {
+    'fp32': {},
+    '+bf16': dict(bf16=True),
+    '+channels_last': dict(channels_last=True),
+    '+fused_adam': dict(fused_adam=True),
+    '+compile': dict(compile=True),
+    'all': dict(bf16=True, channels_last=True, fused_adam=True, compile=True),
+}
+
+
+def variant_cfg(cfg: Config, switches: dict) -> Config:
+    """The config with the fast-path switches of one variant set.
+
+    Args:
+        cfg (Config): The benchmarked config.
+        switches (dict): Any of ``bf16`` (``BF16OptimWrapper`` for both
+            networks), ``channels_last`` and ``compile`` (model options),
+            ``fused_adam`` (``fused=True`` for both Adam optimizers).
+
+    Returns:
+        Config: A modified copy.
+    """
+    cfg = copy.deepcopy(cfg)
+    if switches.get('channels_last'):
+        cfg.model.channels_last = True
+    if switches.get('compile'):
+        cfg.model.compile = True
+    for name in ('encoder', 'decoder'):
+        wrapper = cfg.optim_wrapper[name]
+        if switches.get('bf16'):
+            if wrapper.get('type', 'OptimWrapper') != 'OptimWrapper':
+                raise SystemExit(
+                    f'--variants: optim_wrapper.{name}.type is '
+                    f'{wrapper.type!r}; the variants start from OptimWrapper '
+                    '(fp32).')
+            wrapper.type = 'BF16OptimWrapper'
+        if switches.get('fused_adam'):
+            wrapper.optimizer.fused = True
+    return cfg
+
+
+class VariantMode(ProductMode):
+    """``model.train_step`` of the config with one variant's switches,
+    from the same initial weights as every other mode.
+
+    Args:
+        bench (Bench): The shared setup.
+        name (str): A key of :data:`VARIANTS`.
+    """
+
+    def __init__(self, bench: Bench, name: str):
+        from mmagic.registry import MODELS
+        self.name = name
+        cfg = variant_cfg(bench.cfg, VARIANTS[name])
+        model = MODELS.build(copy.deepcopy(cfg.model))
+        model.load_state_dict(bench.model.state_dict())
+        model.vae_warmup_iters = 0  # as build_model
+        self.model = model.to(bench.device).train()
+        self.optim_wrapper = build_optim_wrapper(
+            self.model, copy.deepcopy(cfg.optim_wrapper))
+        self.batch = bench.batch
+
+
 STEP_MODES = dict(plain=PlainMode, product=ProductMode)
-StepMode = Union[PlainMode, ProductMode]
+StepMode = Union[PlainMode, ProductMode, VariantMode]
+
+
+def build_step_mode(name: str, bench: Bench) -> StepMode:
+    """The step mode called ``name`` (a mode or a variant)."""
+    if name in VARIANTS:
+        return VariantMode(bench, name)
+    return STEP_MODES[name](bench)
 
 
 def warm_up(name: str, bench: Bench, meter: MemoryMeter) -> tuple:
@@ -564,7 +650,7 @@ def warm_up(name: str, bench: Bench, meter: MemoryMeter) -> tuple:
     torch.manual_seed(0)
     meter.start()
     try:
-        mode = STEP_MODES[name](bench)
+        mode = build_step_mode(name, bench)
         for _ in range(bench.warmup):
             mode.step()
     finally:
@@ -809,7 +895,7 @@ def summarise(result: dict, batch_size: int, flops: Optional[int]) -> dict:
 
 
 def ratios(modes: Dict[str, dict]) -> Dict[str, float]:
-    """Time ratios of product and runner to plain, pair by pair.
+    """Time ratios of every other mode to plain, pair by pair.
 
     The timed iterations interleave the modes, so the i-th iterations of
     two modes ran back to back; the ratio is the median of their ratios,
@@ -819,7 +905,8 @@ def ratios(modes: Dict[str, dict]) -> Dict[str, float]:
         modes (dict): Per-mode summaries from :func:`summarise`.
 
     Returns:
-        dict: ``'product/plain'`` and ``'runner/plain'`` where measured.
+        dict: ``'<mode>/plain'`` (e.g. ``'product/plain'``,
+        ``'+bf16/plain'``) for every measured mode but plain.
     """
     if 'plain' not in modes:
         return {}
@@ -828,7 +915,7 @@ def ratios(modes: Dict[str, dict]) -> Dict[str, float]:
         f'{name}/plain':
         statistics.median(
             a / b for a, b in zip(modes[name]['ms_per_iter_all'], base))
-        for name in ('product', 'runner') if name in modes
+        for name in modes if name != 'plain'
     }
 
 
@@ -919,15 +1006,20 @@ def format_table(modes: Dict[str, dict], pair_ratios: Dict[str, float]) -> str:
     Returns:
         str: The table.
     """
-    head = (f'{"mode":<8} {"ms/iter":>9} {"min ms":>9} {"images/s":>9} '
-            f'{"peak MiB":>9} {"TFLOP/s":>8} {"time/plain":>10}')
+    head = (f'{"mode":<14} {"ms/iter":>9} {"min ms":>9} {"images/s":>9} '
+            f'{"peak MiB":>9} {"TFLOP/s":>8} {"time/plain":>10} '
+            f'{"speed-up":>8} {"mem/plain":>9}')
     lines = [head, '-' * len(head)]
+    plain_mem = modes.get('plain', {}).get('peak_mem_mib')
     for name, m in modes.items():
         ratio = 1.0 if name == 'plain' else pair_ratios.get(f'{name}/plain')
+        mem = m['peak_mem_mib'] / plain_mem if plain_mem else None
         lines.append(
-            f'{name:<8} {m["ms_per_iter"]:9.2f} {m["ms_per_iter_min"]:9.2f} '
+            f'{name:<14} {m["ms_per_iter"]:9.2f} {m["ms_per_iter_min"]:9.2f} '
             f'{m["images_per_s"]:9.1f} {m["peak_mem_mib"]:9.1f} '
-            f'{_cell(m.get("tflops"), 8, 4)} {_cell(ratio, 10, 3)}')
+            f'{_cell(m.get("tflops"), 8, 4)} {_cell(ratio, 10, 3)} '
+            f'{_cell(1 / ratio if ratio else None, 8, 2)} '
+            f'{_cell(mem, 9, 2)}')
     return '\n'.join(lines)
 
 

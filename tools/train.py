@@ -31,7 +31,12 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='resume from the latest checkpoint in the work dir')
     parser.add_argument(
-        '--amp', action='store_true', help='enable mixed-precision training')
+        '--amp',
+        nargs='?',
+        const='bf16',
+        choices=['bf16', 'fp16'],
+        help='mixed precision: bf16 (the default of a bare --amp; autocast, '
+        'no loss scaling, CPU or GPU) or fp16 (GradScaler, GPU only)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -56,7 +61,7 @@ def main() -> None:
     cfg = load_config(args)
     adapt_dist_cfg_to_device(cfg)
     if args.amp:
-        enable_amp(cfg)
+        enable_amp(cfg, args.amp)
     if args.resume:
         cfg.resume = True
     if args.auto_scale_lr:

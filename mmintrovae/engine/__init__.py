@@ -1,4 +1,5 @@
 """Runner-side helpers of mmintrovae: hooks, wrapper, checkpoints."""
+from .bf16_optim_wrapper import BF16OptimWrapper
 from .model_wrapper import IntroVAEDistributedWrapper
 from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 from .safe_checkpoint import (SAFE_GLOBAL_NAMES, CheckpointLoadError,
@@ -10,6 +11,7 @@ from .stability_guard_hook import (IntroVAEStabilityGuardHook,
 from .visualization_hook import IntroVAEVisualizationHook
 
 __all__ = [
+    'BF16OptimWrapper',
     'RNGStateHook', 'get_rng_state', 'set_rng_state',
     'IntroVAEDistributedWrapper', 'IntroVAEStabilityGuardHook',
     'IntroVAEVisualizationHook', 'TrainingDivergedError', 'SAFE_GLOBAL_NAMES',

@@ -38,22 +38,41 @@ def load_config(args: Namespace) -> Config:
     return cfg
 
 
-def enable_amp(cfg: Config) -> None:
-    """Switches every optimizer wrapper of the config to AmpOptimWrapper.
+AMP_DTYPES = ('bf16', 'fp16')
+
+
+def enable_amp(cfg: Config, dtype: str = 'bf16') -> None:
+    """Switches every optimizer wrapper of the config to mixed precision.
+
+    ``'bf16'``: :class:`~mmintrovae.engine.BF16OptimWrapper`, bfloat16
+    autocast without loss scaling, on CPU or GPU. ``'fp16'``: mmengine's
+    ``AmpOptimWrapper`` with float16 and a dynamic ``GradScaler`` (GPU
+    only). The encoder's and the decoder's wrappers are switched alike.
 
     Args:
         cfg (Config): The config; ``optim_wrapper`` is changed in place.
+        dtype (str): ``'bf16'`` (default) or ``'fp16'``.
+
+    Raises:
+        ValueError: For another dtype, or a wrapper that is neither
+            ``OptimWrapper`` nor already a mixed-precision one.
     """
+    if dtype not in AMP_DTYPES:
+        raise ValueError(f'--amp {dtype!r}: choose one of {AMP_DTYPES}.')
+    target = 'BF16OptimWrapper' if dtype == 'bf16' else 'AmpOptimWrapper'
     optim = cfg.optim_wrapper
     wrappers = ([optim] if 'type' in optim else
                 [v for v in optim.values() if isinstance(v, dict)])
     for wrapper in wrappers:
-        if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            print_log('AMP is already enabled in the config.', 'current')
+        kind = wrapper.get('type', 'OptimWrapper')
+        if kind == target:
+            print_log(f'{target} is already set in the config.', 'current')
             continue
-        if wrapper.get('type', 'OptimWrapper') != 'OptimWrapper':
+        if kind != 'OptimWrapper':
             raise ValueError(
-                f"--amp needs optim_wrapper type 'OptimWrapper', got "
-                f"{wrapper['type']!r}; set AmpOptimWrapper in the config.")
-        wrapper['type'] = 'AmpOptimWrapper'
-        wrapper.setdefault('loss_scale', 'dynamic')
+                f"--amp {dtype} needs optim_wrapper type 'OptimWrapper', got "
+                f"{kind!r}; set {target} in the config instead.")
+        wrapper['type'] = target
+        if dtype == 'fp16':
+            wrapper.setdefault('loss_scale', 'dynamic')
+            wrapper.setdefault('dtype', 'float16')

@@ -379,8 +379,16 @@ def test_amp_switch_rejects_other_wrapper_types():
                 encoder=dict(type='OptimWrapper'),
                 decoder=dict(type='MyWrapper'))))
     with pytest.raises(ValueError, match="got 'MyWrapper'"):
-        enable_amp(cfg)
+        enable_amp(cfg, 'fp16')
+    with pytest.raises(ValueError, match="choose one of"):
+        enable_amp(cfg, 'int8')
     cfg.optim_wrapper.decoder.type = 'OptimWrapper'
-    enable_amp(cfg)
-    assert cfg.optim_wrapper.encoder.type == 'AmpOptimWrapper'
-    assert cfg.optim_wrapper.decoder.loss_scale == 'dynamic'
+    fp16 = copy.deepcopy(cfg)
+    enable_amp(fp16, 'fp16')
+    assert fp16.optim_wrapper.encoder.type == 'AmpOptimWrapper'
+    assert fp16.optim_wrapper.decoder.loss_scale == 'dynamic'
+    assert fp16.optim_wrapper.decoder.dtype == 'float16'
+    enable_amp(cfg)  # bf16: no GradScaler
+    for name in ('encoder', 'decoder'):
+        assert cfg.optim_wrapper[name].type == 'BF16OptimWrapper'
+        assert 'loss_scale' not in cfg.optim_wrapper[name]

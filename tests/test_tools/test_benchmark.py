@@ -141,11 +141,11 @@ def test_cli_smoke_run_on_the_demo_config(tmp_path):
     lines = proc.stdout.splitlines()
     header = next(line for line in lines if line.startswith('mode'))
     for column in ('ms/iter', 'min ms', 'images/s', 'peak MiB', 'TFLOP/s',
-                   'time/plain'):
+                   'time/plain', 'speed-up', 'mem/plain'):
         assert column in header
     for mode in ('plain', 'product', 'runner'):
         row = next(line for line in lines if line.startswith(mode + ' '))
-        assert len(row.split()) == 7
+        assert len(row.split()) == 9
     assert any(line.startswith('product/plain:') for line in lines)
     assert any(line.startswith('runner/plain:') for line in lines)
     assert 'generated 64x64' in proc.stdout
@@ -164,3 +164,45 @@ def test_cli_smoke_run_on_the_demo_config(tmp_path):
     assert all(_positive(v) for v in report['ratios'].values())
     assert _positive(report['data']['images_per_s_per_worker'])
     assert report['data']['workers_needed'] >= 1
+
+
+def test_variant_configs_set_each_switch():
+    from mmengine.config import Config
+    bench = _load_tool()
+    cfg = Config.fromfile(DEMO)
+    fp32 = bench.variant_cfg(cfg, bench.VARIANTS['fp32'])
+    assert fp32.model.get('compile') is None
+    assert fp32.optim_wrapper.encoder.get('type', 'OptimWrapper') == \
+        'OptimWrapper'
+    every = bench.variant_cfg(cfg, bench.VARIANTS['all'])
+    assert every.model.channels_last and every.model.compile
+    for name in ('encoder', 'decoder'):
+        assert every.optim_wrapper[name].type == 'BF16OptimWrapper'
+        assert every.optim_wrapper[name].optimizer.fused is True
+    assert cfg.model.get('channels_last') is None  # the input is untouched
+
+
+def test_cli_variants_smoke_run(tmp_path):
+    """--variants: a row per switch with its speed-up over plain (CI)."""
+    out = tmp_path / 'variants.json'
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        sys.executable, TOOL, DEMO, '--variants', '--iters', '1', '--warmup',
+        '1', '--batch-size', '2', '--device', 'cpu', '--json',
+        str(out)
+    ],
+                          cwd=tmp_path,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    names = ['plain', 'fp32', '+bf16', '+channels_last', '+fused_adam',
+             '+compile', 'all']
+    assert list(report['modes']) == names
+    for name in names[1:]:
+        assert _positive(report['ratios'][f'{name}/plain']), name
+        row = next(line for line in proc.stdout.splitlines()
+                   if line.startswith(name + ' '))
+        assert len(row.split()) == 9

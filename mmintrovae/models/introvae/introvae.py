@@ -85,6 +85,14 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         soft_weights (dict, optional): ``beta_rec``, ``beta_kl``,
             ``beta_neg``, ``gamma_r`` of Soft-IntroVAE (defaults 1, 1, 256,
             1e-8); only with ``objective='soft_introvae'``.
+        channels_last (bool): Keep the encoder's and the decoder's weights
+            and the real images in ``torch.channels_last`` memory format
+            (faster convolutions on tensor-core GPUs). Defaults to False.
+        compile (bool | dict, optional): ``torch.compile`` the encoder and
+            the decoder once, in place (``nn.Module.compile``, so state
+            dict keys do not change); a dict is passed on as its keyword
+            arguments, e.g. ``dict(mode='max-autotune')``. The EMA copy of
+            the decoder is not compiled. Defaults to None (eager).
     """
 
     def __init__(self,
@@ -98,7 +106,9 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
                  vae_warmup_iters: int = 0,
                  ema_config: Optional[dict] = None,
                  objective: str = 'introvae',
-                 soft_weights: Optional[dict] = None):
+                 soft_weights: Optional[dict] = None,
+                 channels_last: bool = False,
+                 compile: Union[bool, dict, None] = None):
         if isinstance(data_preprocessor, dict):
             # mmagic's registry, whatever the current default scope is.
             data_preprocessor = MODELS.build(data_preprocessor)
@@ -134,6 +144,25 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
             self.ema_start = ema_config.pop('start_iter', 0)
             self.decoder_ema = MODELS.build(
                 ema_config, default_args=dict(model=self.decoder))
+        self._set_fast_path(channels_last, compile)
+
+    def _set_fast_path(self, channels_last: bool,
+                       compile: Union[bool, dict, None]) -> None:
+        """Applies the ``channels_last`` and ``compile`` options."""
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.encoder.to(memory_format=torch.channels_last)
+            self.decoder.to(memory_format=torch.channels_last)
+        if compile in (None, False):
+            return
+        if compile is True:
+            compile = {}
+        if not isinstance(compile, dict):
+            raise TypeError(
+                'IntroVAE: model.compile must be True, None or a dict of '
+                f'torch.compile keyword arguments, got {compile!r}.')
+        self.encoder.compile(**compile)
+        self.decoder.compile(**compile)
 
     def _set_objective(self, objective: str, alpha: Optional[float],
                        beta: Optional[float], authors_weights: Optional[dict],
@@ -205,6 +234,8 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         """
         data = self.data_preprocessor(data, True)
         x = self._real_images(data)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         enc_optim, dec_optim = self._split_optim_wrapper(optim_wrapper)
         curr_iter = MessageHub.get_current_instance().get_info('iter', 0)
         if curr_iter < self.vae_warmup_iters:
