@@ -74,3 +74,57 @@ def test_broken_weights_are_never_saved(tmp_path):
     with pytest.raises(TrainingDivergedError, match='encoder.fc.bias'):
         runner.save_checkpoint(runner.work_dir, 'broken.pth')
     assert not (tmp_path / 'work' / 'broken.pth').exists()
+
+
+def test_deferred_check_stops_within_interval_before_any_bad_save(tmp_path):
+    """interval=4: values are read every 4 iterations and before each
+    checkpoint; a NaN at iteration 5 stops the run at the iteration-6
+    checkpoint, which is not written, and names iteration 5."""
+    cfg = tiny_runner_cfg(
+        tmp_path,
+        max_iters=12,
+        ckpt_interval=3,
+        custom_hooks=[
+            dict(type='IntroVAEStabilityGuardHook', interval=4),
+            dict(type='_PoisonWeightsHook', at_iter=4),
+        ])
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(TrainingDivergedError) as err:
+        runner.train()
+    assert 'iteration 5:' in str(err.value)
+    assert 'iter_3.pth' in str(err.value)
+    assert runner.iter + 1 <= 5 + 4  # stopped within the interval
+    work = tmp_path / 'work'
+    assert (work / 'iter_3.pth').exists()
+    assert not (work / 'iter_6.pth').exists()
+
+
+def test_deferred_check_without_checkpoints_stops_at_the_interval(tmp_path):
+    cfg = tiny_runner_cfg(
+        tmp_path,
+        max_iters=12,
+        ckpt_interval=1000,
+        custom_hooks=[
+            dict(type='IntroVAEStabilityGuardHook', interval=4),
+            dict(type='_PoisonWeightsHook', at_iter=4),
+        ])
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(TrainingDivergedError, match='iteration 5:'):
+        runner.train()
+    assert runner.iter + 1 == 8  # the first read after the NaN
+
+
+def test_guard_interval_follows_the_logger(tmp_path):
+    from mmintrovae.engine import IntroVAEStabilityGuardHook
+    cfg = tiny_runner_cfg(
+        tmp_path,
+        max_iters=2,
+        custom_hooks=[dict(type='IntroVAEStabilityGuardHook')],
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=7)))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    guard = next(
+        h for h in runner.hooks if isinstance(h, IntroVAEStabilityGuardHook))
+    assert guard.interval == 7
+    with pytest.raises(ValueError, match='interval=0'):
+        IntroVAEStabilityGuardHook(interval=0)

@@ -31,12 +31,14 @@ def _model_cfg(**options):
 
 
 def _train(model, wrapper_type, adam, steps=STEPS):
-    optims = OptimWrapperDict(**{
-        name: wrapper_type(
-            torch.optim.Adam(
-                getattr(model, name).parameters(), lr=2e-4, **adam))
-        for name in ('encoder', 'decoder')
-    })
+    optims = OptimWrapperDict(
+        **{
+            name:
+            wrapper_type(
+                torch.optim.Adam(
+                    getattr(model, name).parameters(), lr=2e-4, **adam))
+            for name in ('encoder', 'decoder')
+        })
     from mmengine import MessageHub
     hub = MessageHub.get_current_instance()
     logs = {key: [] for key in TRACKED}

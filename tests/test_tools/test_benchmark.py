@@ -198,8 +198,10 @@ def test_cli_variants_smoke_run(tmp_path):
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
-    names = ['plain', 'fp32', '+bf16', '+channels_last', '+fused_adam',
-             '+compile', 'all']
+    names = [
+        'plain', 'fp32', '+bf16', '+channels_last', '+fused_adam', '+compile',
+        'all'
+    ]
     assert list(report['modes']) == names
     for name in names[1:]:
         assert _positive(report['ratios'][f'{name}/plain']), name

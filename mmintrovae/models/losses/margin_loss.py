@@ -103,6 +103,10 @@ class MarginHingeLoss(nn.Module):
         self.reduction = reduction
         self.auto_factor = float(auto_factor)
         self.auto_window = int(auto_window)
+        # Host-side copy of "margin_value > 0": once set, the margin never
+        # goes back (only loading a state dict can change it), so the step
+        # does not read the buffer from the device on every call.
+        self._known_calibrated = float(margin) > 0
 
     @property
     def margin(self) -> float:
@@ -112,8 +116,11 @@ class MarginHingeLoss(nn.Module):
 
     @property
     def calibrated(self) -> bool:
-        """Whether the margin has a value."""
-        return float(self.margin_value) > 0
+        """Whether the margin has a value (read from the device only until
+        it has one)."""
+        if not self._known_calibrated:
+            self._known_calibrated = float(self.margin_value) > 0
+        return self._known_calibrated
 
     @torch.no_grad()
     def observe(self, kl_real: torch.Tensor) -> None:
@@ -161,6 +168,7 @@ class MarginHingeLoss(nn.Module):
         for name, buffer in self._buffers.items():
             state_dict.setdefault(prefix + name, buffer.detach().clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._known_calibrated = False  # read the loaded margin again
 
     def forward(self, energy: torch.Tensor) -> torch.Tensor:
         """Computes the weighted hinge.
