@@ -578,7 +578,12 @@ VARIANTS = {
 
 
 def variant_cfg(cfg: Config, switches: dict) -> Config:
-    """The config with the fast-path switches of one variant set.
+    """The config in fp32 eager form, with one variant's switches set.
+
+    Every variant starts from the same fp32 eager config (``OptimWrapper``,
+    unfused Adam, contiguous memory, no compile), whatever the config sets,
+    so ``fp32`` is the baseline even for the GPU configs, whose defaults
+    are the fast path.
 
     Args:
         cfg (Config): The benchmarked config.
@@ -590,21 +595,19 @@ def variant_cfg(cfg: Config, switches: dict) -> Config:
         Config: A modified copy.
     """
     cfg = copy.deepcopy(cfg)
-    if switches.get('channels_last'):
-        cfg.model.channels_last = True
-    if switches.get('compile'):
-        cfg.model.compile = True
+    cfg.model.channels_last = bool(switches.get('channels_last'))
+    cfg.model.compile = True if switches.get('compile') else None
     for name in ('encoder', 'decoder'):
         wrapper = cfg.optim_wrapper[name]
-        if switches.get('bf16'):
-            if wrapper.get('type', 'OptimWrapper') != 'OptimWrapper':
-                raise SystemExit(
-                    f'--variants: optim_wrapper.{name}.type is '
-                    f'{wrapper.type!r}; the variants start from OptimWrapper '
-                    '(fp32).')
-            wrapper.type = 'BF16OptimWrapper'
-        if switches.get('fused_adam'):
-            wrapper.optimizer.fused = True
+        kind = wrapper.get('type', 'OptimWrapper')
+        if kind not in ('OptimWrapper', 'BF16OptimWrapper'):
+            raise SystemExit(
+                f'--variants: optim_wrapper.{name}.type is {kind!r}; the '
+                'variants need OptimWrapper or BF16OptimWrapper.')
+        wrapper.pop('device_types', None)
+        wrapper.type = ('BF16OptimWrapper'
+                        if switches.get('bf16') else 'OptimWrapper')
+        wrapper.optimizer.fused = bool(switches.get('fused_adam'))
     return cfg
 
 

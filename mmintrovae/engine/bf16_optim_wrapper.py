@@ -1,5 +1,6 @@
 """An optimizer wrapper for bfloat16 autocast on any device, no loss scale."""
 from contextlib import contextmanager
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -23,14 +24,33 @@ class BF16OptimWrapper(OptimWrapper):
     ``tools/train.py --amp`` (or ``--amp bf16``) switches a config's
     wrappers to this type; in a config write
     ``dict(type='BF16OptimWrapper', optimizer=...)``.
+
+    Args:
+        device_types (Sequence[str]): Device types autocast is used on;
+            elsewhere the wrapper trains in float32. Defaults to
+            ``('cuda', 'cpu')``. The GPU configs give ``('cuda',)``: CPUs
+            without bfloat16 units run bf16 convolutions several times
+            slower than float32, so a GPU config tried on a CPU stays fp32.
+        *args, **kwargs: Arguments of ``OptimWrapper`` (``optimizer``,
+            ...).
     """
+
+    def __init__(self,
+                 *args,
+                 device_types: Sequence[str] = ('cuda', 'cpu'),
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.device_types = tuple(device_types)
 
     @contextmanager
     def optim_context(self, model: nn.Module):
         """Gradient accumulation context of ``OptimWrapper``, in bfloat16
-        autocast on the device of ``model``'s parameters."""
+        autocast on the device of ``model``'s parameters (if its type is one
+        of ``device_types``)."""
         param = next(model.parameters(), None)
         device_type = param.device.type if param is not None else 'cpu'
         with super().optim_context(model), torch.autocast(
-                device_type=device_type, dtype=torch.bfloat16):
+                device_type=device_type,
+                dtype=torch.bfloat16,
+                enabled=device_type in self.device_types):
             yield

@@ -87,6 +87,11 @@ def test_bf16_autocasts_the_networks_only():
     assert mu.dtype == torch.bfloat16
     assert kl.dtype == torch.float32  # losses compute in float32
     assert not hasattr(wrapper, 'loss_scaler')  # no GradScaler
+    # device_types=('cuda',), as the GPU configs: float32 on the CPU.
+    gpu_only = BF16OptimWrapper(
+        torch.optim.Adam(model.encoder.parameters()), device_types=('cuda', ))
+    with gpu_only.optim_context(model.encoder):
+        assert model.encoder(x)[0].dtype == torch.float32
 
 
 def test_compile_option_is_checked():

@@ -174,6 +174,15 @@ def test_variant_configs_set_each_switch():
     assert fp32.model.get('compile') is None
     assert fp32.optim_wrapper.encoder.get('type', 'OptimWrapper') == \
         'OptimWrapper'
+    # A GPU config's fast-path defaults are undone for the fp32 baseline.
+    gpu = bench.variant_cfg(
+        Config.fromfile(osp.join(ROOT, 'configs', 'introvae_celeba-256.py')),
+        bench.VARIANTS['fp32'])
+    assert not gpu.model.channels_last
+    for name in ('encoder', 'decoder'):
+        assert gpu.optim_wrapper[name].type == 'OptimWrapper'
+        assert gpu.optim_wrapper[name].optimizer.fused is False
+        assert 'device_types' not in gpu.optim_wrapper[name]
     every = bench.variant_cfg(cfg, bench.VARIANTS['all'])
     assert every.model.channels_last and every.model.compile
     for name in ('encoder', 'decoder'):
