@@ -1,7 +1,10 @@
 """Helpers shared by the models."""
-from typing import List
+from contextlib import contextmanager
+from typing import Iterator, List
 
 import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
 from mmengine.dist import all_reduce_params, get_world_size
 
 
@@ -22,3 +25,31 @@ def reduce_gradients(params: List[torch.nn.Parameter]) -> None:
     grads = [p.grad for p in params if p.grad is not None]
     if grads:
         all_reduce_params(grads, op='mean')
+
+
+@contextmanager
+def frozen_running_stats(module: nn.Module) -> Iterator[None]:
+    """Forward passes inside leave BatchNorm running statistics unchanged.
+
+    Train-mode BatchNorm still normalises with the batch's statistics (the
+    training numerics do not change); only the running mean/var that eval
+    mode uses are not updated: momentum is 0 for the duration (running =
+    (1 - 0) * running + 0 * batch). Layers with ``momentum=None``
+    (cumulative average) are left alone.
+
+    Args:
+        module (nn.Module): The network whose BatchNorm layers to freeze.
+    """
+    layers = [
+        m for m in module.modules()
+        if isinstance(m, _BatchNorm) and m.track_running_stats
+        and m.momentum is not None
+    ]
+    saved = [m.momentum for m in layers]
+    for m in layers:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(layers, saved):
+            m.momentum = momentum

@@ -50,8 +50,8 @@ class SoftIntroVAEObjectiveMixin:
             loss_ae = self.reconstruction_loss(x_r, x)
             kl_real = self.kl_loss(mu, logvar)
             # The ELBO of the fakes, as the encoder judges them.
-            mu_r, logvar_r = self.encoder(x_r.detach())
-            mu_f, logvar_f = self.encoder(x_p.detach())
+            mu_r, logvar_r = self.judge(x_r.detach())
+            mu_f, logvar_f = self.judge(x_p.detach())
             rec_rec_e = self.rec_per_sample(
                 self.decoder(reparameterize(mu_r, logvar_r)), x_r)
             rec_fake_e = self.rec_per_sample(
@@ -70,8 +70,8 @@ class SoftIntroVAEObjectiveMixin:
         with dec_optim.optim_context(self.decoder):
             # The updated encoder judges x_r and x_p (shared: the decoder
             # has not stepped), then the decoder re-decodes their codes.
-            mu_r, logvar_r = self.encoder(x_r)
-            mu_f, logvar_f = self.encoder(x_p)
+            mu_r, logvar_r = self.judge(x_r)
+            mu_f, logvar_f = self.judge(x_p)
             x_rr = self.decoder(reparameterize(mu_r, logvar_r).detach())
             x_fr = self.decoder(reparameterize(mu_f, logvar_f).detach())
             rec_rec_d = self.reconstruction_loss(x_rr, x_r.detach())
