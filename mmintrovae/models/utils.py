@@ -4,8 +4,8 @@ from typing import Iterator, List
 
 import torch
 import torch.nn as nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from mmengine.dist import all_reduce_params, get_world_size
+from torch.nn.modules.batchnorm import _BatchNorm
 
 
 def reduce_gradients(params: List[torch.nn.Parameter]) -> None:
@@ -41,9 +41,8 @@ def frozen_running_stats(module: nn.Module) -> Iterator[None]:
         module (nn.Module): The network whose BatchNorm layers to freeze.
     """
     layers = [
-        m for m in module.modules()
-        if isinstance(m, _BatchNorm) and m.track_running_stats
-        and m.momentum is not None
+        m for m in module.modules() if isinstance(m, _BatchNorm)
+        and m.track_running_stats and m.momentum is not None
     ]
     saved = [m.momentum for m in layers]
     for m in layers:

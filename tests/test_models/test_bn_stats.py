@@ -14,8 +14,7 @@ from mmintrovae.models.utils import frozen_running_stats
 def _bn_buffers(module):
     return {
         k: v.clone()
-        for k, v in module.state_dict().items()
-        if 'running_' in k
+        for k, v in module.state_dict().items() if 'running_' in k
     }
 
 

@@ -175,6 +175,12 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
             raise TypeError(
                 'IntroVAE: model.compile must be True, None or a dict of '
                 f'torch.compile keyword arguments, got {compile!r}.')
+        # The encoder's backward keeps the graph (retain_graph=True) for the
+        # decoder's update, which AOTAutograd's donated buffers forbid
+        # ("compiled with non-empty donated buffers which requires ...
+        # retain_graph=False"); donation only saves memory.
+        import torch._functorch.config as functorch_config
+        functorch_config.donated_buffer = False
         self.encoder.compile(**compile)
         self.decoder.compile(**compile)
 
