@@ -63,15 +63,16 @@ def enable_amp(cfg: Config, dtype: str = 'bf16') -> None:
     optim = cfg.optim_wrapper
     wrappers = ([optim] if 'type' in optim else
                 [v for v in optim.values() if isinstance(v, dict)])
-    for wrapper in wrappers:
+    for wrapper in wrappers:  # check all before changing any
         kind = wrapper.get('type', 'OptimWrapper')
-        if kind == target:
-            print_log(f'{target} is already set in the config.', 'current')
-            continue
-        if kind != 'OptimWrapper':
+        if kind not in ('OptimWrapper', target):
             raise ValueError(
                 f"--amp {dtype} needs optim_wrapper type 'OptimWrapper', got "
                 f"{kind!r}; set {target} in the config instead.")
+    for wrapper in wrappers:
+        if wrapper.get('type', 'OptimWrapper') == target:
+            print_log(f'{target} is already set in the config.', 'current')
+            continue
         wrapper['type'] = target
         if dtype == 'fp16':
             wrapper.setdefault('loss_scale', 'dynamic')

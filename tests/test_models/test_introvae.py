@@ -383,7 +383,7 @@ def test_amp_switch_rejects_other_wrapper_types():
     with pytest.raises(ValueError, match="choose one of"):
         enable_amp(cfg, 'int8')
     cfg.optim_wrapper.decoder.type = 'OptimWrapper'
-    fp16 = copy.deepcopy(cfg)
+    fp16 = Config(cfg.to_dict())
     enable_amp(fp16, 'fp16')
     assert fp16.optim_wrapper.encoder.type == 'AmpOptimWrapper'
     assert fp16.optim_wrapper.decoder.loss_scale == 'dynamic'
