@@ -14,6 +14,15 @@ def logger_interval(runner) -> int:
     return 1
 
 
+def check_interval(interval, where: str) -> None:
+    """Raises a ValueError naming ``where`` unless ``interval`` is an int
+    >= 1 or ``'logger'``."""
+    if interval != 'logger' and not (isinstance(interval, int)
+                                     and interval >= 1):
+        raise ValueError(f"{where}: interval={interval!r} must be an "
+                         "integer >= 1 or 'logger'.")
+
+
 def stack_scalars(rows: Sequence[dict]) -> List[List[float]]:
     """The values of a list of ``{name: scalar}`` dicts as Python floats,
     with one device-to-host transfer per device instead of one per value.
@@ -68,11 +77,8 @@ class DeferredRuntimeInfoHook(RuntimeInfoHook):
     """
 
     def __init__(self, interval='logger'):
-        if interval != 'logger' and not (isinstance(interval, int)
-                                         and interval >= 1):
-            raise ValueError(
-                f'DeferredRuntimeInfoHook: interval={interval!r} must be an '
-                "integer >= 1 or 'logger' (default_hooks.runtime_info).")
+        check_interval(interval,
+                       'DeferredRuntimeInfoHook (default_hooks.runtime_info)')
         self.interval = interval
         self._pending: List[dict] = []
 

@@ -8,7 +8,8 @@ from mmagic.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from .deferred_runtime_info_hook import logger_interval, stack_scalars
+from .deferred_runtime_info_hook import (check_interval, logger_interval,
+                                         stack_scalars)
 
 _ADVICE = ('Try a lower learning rate (optim_wrapper.encoder/decoder.'
            'optimizer.lr), a larger margin (model.loss_config.margin_loss.'
@@ -54,11 +55,7 @@ class IntroVAEStabilityGuardHook(Hook):
         if not max_kl > 0:
             raise ValueError(f'IntroVAEStabilityGuardHook: max_kl={max_kl} '
                              'must be positive.')
-        if interval != 'logger' and not (isinstance(interval, int)
-                                         and interval >= 1):
-            raise ValueError(
-                f'IntroVAEStabilityGuardHook: interval={interval!r} must be '
-                "an integer >= 1 or 'logger'.")
+        check_interval(interval, 'IntroVAEStabilityGuardHook')
         self.max_kl = max_kl
         self.kl_keys = tuple(kl_keys)
         self.interval = interval
