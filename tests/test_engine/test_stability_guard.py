@@ -76,19 +76,24 @@ def test_broken_weights_are_never_saved(tmp_path):
     assert not (tmp_path / 'work' / 'broken.pth').exists()
 
 
+def _poisoned_runner(tmp_path, ckpt_interval: int) -> Runner:
+    """12 iterations, guard interval 4, NaN weights before iteration 5."""
+    return Runner.from_cfg(
+        tiny_runner_cfg(
+            tmp_path,
+            max_iters=12,
+            ckpt_interval=ckpt_interval,
+            custom_hooks=[
+                dict(type='IntroVAEStabilityGuardHook', interval=4),
+                dict(type='_PoisonWeightsHook', at_iter=4),
+            ]))
+
+
 def test_deferred_check_stops_within_interval_before_any_bad_save(tmp_path):
     """interval=4: values are read every 4 iterations and before each
     checkpoint; a NaN at iteration 5 stops the run at the iteration-6
     checkpoint, which is not written, and names iteration 5."""
-    cfg = tiny_runner_cfg(
-        tmp_path,
-        max_iters=12,
-        ckpt_interval=3,
-        custom_hooks=[
-            dict(type='IntroVAEStabilityGuardHook', interval=4),
-            dict(type='_PoisonWeightsHook', at_iter=4),
-        ])
-    runner = Runner.from_cfg(cfg)
+    runner = _poisoned_runner(tmp_path, ckpt_interval=3)
     with pytest.raises(TrainingDivergedError) as err:
         runner.train()
     assert 'iteration 5:' in str(err.value)
@@ -100,15 +105,7 @@ def test_deferred_check_stops_within_interval_before_any_bad_save(tmp_path):
 
 
 def test_deferred_check_without_checkpoints_stops_at_the_interval(tmp_path):
-    cfg = tiny_runner_cfg(
-        tmp_path,
-        max_iters=12,
-        ckpt_interval=1000,
-        custom_hooks=[
-            dict(type='IntroVAEStabilityGuardHook', interval=4),
-            dict(type='_PoisonWeightsHook', at_iter=4),
-        ])
-    runner = Runner.from_cfg(cfg)
+    runner = _poisoned_runner(tmp_path, ckpt_interval=1000)
     with pytest.raises(TrainingDivergedError, match='iteration 5:'):
         runner.train()
     assert runner.iter + 1 == 8  # the first read after the NaN
