@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import torch
-from conftest import make_batch, tiny_model_cfg
+from conftest import TINY_SIZE, make_batch, tiny_model_cfg
 from mmagic.registry import MODELS
 from mmengine import MessageHub
 from mmengine.config import Config
@@ -217,3 +217,29 @@ def test_cli_variants_smoke_run(tmp_path):
         row = next(line for line in proc.stdout.splitlines()
                    if line.startswith(name + ' '))
         assert len(row.split()) == 9
+
+
+def test_soft_objective_variants_are_timed_against_fp32():
+    """plain reproduces IntroVAE only: for Soft-IntroVAE --variants drops
+    its row and takes the ratios to fp32; the other modes refuse it."""
+    soft = MODELS.build(tiny_model_cfg(objective='soft_introvae'))
+    with pytest.raises(ValueError, match="objective='introvae' only"):
+        tool.PlainLoop(soft, _optim_cfg(), torch.device('cpu'))
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'soft-introvae_fashion-mnist-32.py'))
+    bench = tool.Bench(cfg, soft, tool.make_samples(2, TINY_SIZE),
+                       torch.device('cpu'), 0, 1)
+    args = tool.parse_args([DEMO, '--variants'])
+    report = dict(notes=[])
+    assert not tool.plain_reproduces(bench)
+    assert tool.reference_mode(args, bench, report, False) == 'fp32'
+    assert args.modes == list(tool.VARIANTS)
+    assert 'ratios are to fp32' in report['notes'][0]
+    timed = {
+        name: dict(ms_per_iter_all=[t, 2 * t])
+        for name, t in (('fp32', 10.), ('+compile', 5.))
+    }
+    assert tool.ratios(timed, 'fp32') == {'+compile/fp32': 0.5}
+    # Without --variants plain stays the reference (and refuses to run).
+    args = tool.parse_args([DEMO])
+    assert tool.reference_mode(args, bench, report, False) == 'plain'
