@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -75,6 +75,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         type=int,
         help='held-out images for every metric (default: config)')
     parser.add_argument('--data-root', help='override the data folder')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='key=value overrides of every arm\'s config, as tools/train.py '
+        '(e.g. model.compile=True)')
     parser.add_argument('--work-dir', default='work_dirs/study')
     parser.add_argument(
         '--fid-ratio',
@@ -114,6 +121,7 @@ def parse_arms(specs: Sequence[str]) -> Dict[str, str]:
 def run_config(config: str, seed: int, args: argparse.Namespace) -> Config:
     """The arm's config with the study's seed, budget and evaluation size."""
     cfg = Config.fromfile(config)
+    cfg.merge_from_dict(args.cfg_options)
     cfg.randomness = dict(seed=seed, deterministic=False)
     if args.iters is not None:
         cfg.train_cfg.max_iters = args.iters
