@@ -3,8 +3,10 @@ PY ?= .venv/bin/python
 CONFIG ?= configs/introvae_fashion-mnist-32.py
 WORK_DIR ?= work_dirs/introvae_fashion-mnist-32
 STUDY_ARGS ?=
+APP_CKPT ?=
+APP_ARGS ?=
 
-.PHONY: setup demo demo-run data data-faces demo-faces study test test-fast lint format benchmark clean
+.PHONY: setup demo demo-run data data-faces demo-faces study app test test-fast lint format benchmark clean
 
 setup:  ## Create .venv with torch, mmcv (built once), mmengine, mmagic, the project
 	bash tools/setup_env.sh
@@ -28,6 +30,12 @@ demo-run:  ## Train, evaluate and sample CONFIG into WORK_DIR (no set-up)
 
 study: data  ## IntroVAE vs Soft-IntroVAE vs VAE, 3 seeds: table + picture in work_dirs/study
 	$(PY) tools/study.py $(STUDY_ARGS)
+
+app:  ## Sample/reconstruct/interpolate in the browser: APP_CKPT, or WORK_DIR's last checkpoint
+	@ckpt="$(APP_CKPT)"; [ -n "$$ckpt" ] || ckpt=$$(cat $(WORK_DIR)/last_checkpoint 2>/dev/null) \
+	  || { echo "No checkpoint in $(WORK_DIR): run 'make demo' first, or pass APP_CKPT=FILE.pth" >&2; exit 1; }; \
+	echo "$(PY) tools/demo_app.py $(CONFIG) $$ckpt $(APP_ARGS)"; \
+	$(PY) tools/demo_app.py $(CONFIG) "$$ckpt" $(APP_ARGS)
 
 test: setup  ## Set up, then run the whole test suite
 	$(PY) -m pytest tests -q

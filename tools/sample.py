@@ -17,11 +17,10 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.runner import load_checkpoint
-from torchvision.utils import make_grid
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
+from mmintrovae.apis import build_model, to_uint8_grid  # noqa: E402
 from mmintrovae.plugins import resolve_config  # noqa: E402
 
 
@@ -42,16 +41,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def build_model(cfg: Config, checkpoint: str, device: str):
-    """Builds the config's model and loads the checkpoint's weights."""
-    from mmagic.registry import MODELS
-    from mmengine.registry import init_default_scope
-    init_default_scope(cfg.get('default_scope', 'mmagic'))
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    return model.to(device).eval()
-
-
 def real_batch(cfg: Config, folder: str, num: int) -> torch.Tensor:
     """Preprocessed real images from a folder or the val dataset."""
     from mmagic.registry import DATASETS
@@ -66,13 +55,6 @@ def real_batch(cfg: Config, folder: str, num: int) -> torch.Tensor:
             'reconstruct; pass --images FOLDER.')
     items = [dataset[i] for i in range(min(num, len(dataset)))]
     return pseudo_collate(items)
-
-
-def to_uint8_grid(images: torch.Tensor, model, nrow: int) -> np.ndarray:
-    """Model-space images to one BGR uint8 grid, via the preprocessor."""
-    pixels = model.data_preprocessor.destruct(images, None)  # BGR, 0..255
-    grid = make_grid(pixels.float().cpu(), nrow=nrow, padding=2)
-    return grid.permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
 
 
 def write_image(path: str, image: np.ndarray) -> None:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up the project's virtual environment at .venv (or $VENV) on a fresh machine:
 # torch + torchvision, mmengine, mmagic 1.2.0 and what its imports need, mmcv 2.1.0 with its
-# compiled ops (built once, then reused from a wheel cache), the test tools, and mmintrovae
-# itself in editable mode. Safe to re-run: finished steps are skipped quickly.
+# compiled ops (built once, then reused from a wheel cache), gradio for tools/demo_app.py, the
+# test tools (with Debian's chromium + chromium-driver, as root), and mmintrovae itself in
+# editable mode. Safe to re-run: finished steps are skipped quickly.
 #
 #   bash tools/setup_env.sh            # or: make setup
 #
@@ -34,8 +35,8 @@ if ! "$py" -c 'import torch, torchvision' 2>/dev/null; then
 fi
 pip install -q -c requirements/constraints.txt torch==2.14.1 torchvision==0.29.1
 
-step "mmengine, mmagic's runtime imports, pluggy, opencv (requirements/runtime.txt)"
-pip install -q -c requirements/constraints.txt -r requirements/runtime.txt
+step "mmengine, mmagic's runtime imports, pluggy, opencv, gradio (requirements/runtime.txt, app.txt)"
+pip install -q -c requirements/constraints.txt -r requirements/runtime.txt -r requirements/app.txt
 pip install -q --no-deps mmagic==1.2.0
 
 if "$py" -c 'import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != "2.1.0")' 2>/dev/null; then
@@ -93,6 +94,21 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
 else
   echo "  NOTE: the demo's data is Debian's dataset-fashion-mnist: run 'sudo apt-get install dataset-fashion-mnist'" >&2
   echo "  (or 'make demo-faces' for the synthetic faces); the tests do not need it." >&2
+fi
+
+# The browser that tests/test_tools/test_demo_app.py drives (selenium + Debian's chromedriver).
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+  step "chromium and chromedriver (the browser of the page's test) are installed"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  step "chromium + chromium-driver, the browser of the page's test: apt-get install (Debian/Ubuntu, about 100 MB)"
+  chromium_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; }
+  chromium_install || { apt-get update -q >/dev/null 2>&1 && chromium_install; } \
+    || { echo "ERROR: 'apt-get install chromium chromium-driver' failed; run it by hand to see why, then re-run $0." >&2; exit 1; }
+else
+  echo "ERROR: the tests drive the app page (tools/demo_app.py) in Chromium, which is missing. Run" >&2
+  echo "  sudo apt-get install chromium chromium-driver" >&2
+  echo "(Debian/Ubuntu; chromium and chromedriver must be on PATH), then re-run $0." >&2
+  exit 1
 fi
 
 "$py" -c 'import mmagic.models, mmagic.evaluation, mmagic.datasets, mmcv.ops, mmintrovae' \
