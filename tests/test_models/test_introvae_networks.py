@@ -278,3 +278,28 @@ def test_bad_block_in_a_model_config_names_the_config_key():
     cfg['encoder']['block'] = 'soft'
     with pytest.raises(ValueError, match=r"model\.encoder\.block='soft'"):
         MODELS.build(cfg)
+
+
+def test_bilinear_upsampling_keeps_the_parameters_and_changes_the_output():
+    torch.manual_seed(0)
+    nearest = IntroVAEDecoder(SIZE, CHANNELS, LATENT)
+    bilinear = IntroVAEDecoder(SIZE, CHANNELS, LATENT, upsample='bilinear')
+    assert nearest.upsample == 'nearest'
+    ups = [m for m in bilinear.modules() if isinstance(m, nn.Upsample)]
+    assert len(ups) == len(CHANNELS)
+    assert all(m.mode == 'bilinear' for m in ups)
+    # no parameters of its own: a nearest checkpoint loads strictly
+    bilinear.load_state_dict(nearest.state_dict(), strict=True)
+    nearest.eval()
+    bilinear.eval()
+    z = torch.randn(2, LATENT)
+    out_nearest, out_bilinear = nearest(z), bilinear(z)
+    assert out_bilinear.shape == out_nearest.shape == (2, 3, SIZE, SIZE)
+    assert not torch.allclose(out_bilinear, out_nearest)
+
+
+@pytest.mark.parametrize('value', ['bicubic', 'Nearest', None])
+def test_bad_upsample_value_names_the_config_key(value):
+    with pytest.raises(ValueError,
+                       match=rf"model\.decoder\.upsample={value!r}"):
+        IntroVAEDecoder(SIZE, CHANNELS, LATENT, upsample=value)

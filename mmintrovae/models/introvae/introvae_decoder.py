@@ -29,11 +29,17 @@ class IntroVAEDecoder(nn.Module):
             Soft-IntroVAE's code). Both have the same parameter names, so
             the state dict keys do not depend on it. Defaults to
             ``'introvae'``.
+        upsample (str): How each level doubles the feature map:
+            ``'nearest'`` (the authors' code) or ``'bilinear'`` (no
+            parameters either, so checkpoints load into both; smooths the
+            period-2 pattern nearest + conv can leave). Defaults to
+            ``'nearest'``.
 
     Raises:
         ValueError: If ``block`` is not one of the values above (the
             message names ``model.decoder.block``), or if ``channels`` does
-            not fit ``image_size``.
+            not fit ``image_size``, or if ``upsample`` is neither
+            ``'nearest'`` nor ``'bilinear'`` (``model.decoder.upsample``).
     """
 
     def __init__(self,
@@ -41,13 +47,19 @@ class IntroVAEDecoder(nn.Module):
                  channels: Sequence[int],
                  latent_dim: int,
                  out_channels: int = 3,
-                 block: str = 'introvae'):
+                 block: str = 'introvae',
+                 upsample: str = 'nearest'):
         super().__init__()
         res_block = get_res_block(block, 'model.decoder.block')
+        if upsample not in ('nearest', 'bilinear'):
+            raise ValueError(
+                f'model.decoder.upsample={upsample!r} is not supported; use '
+                "'nearest' (the authors' code) or 'bilinear'.")
         check_channels(image_size, channels, type(self).__name__)
         self.image_size = image_size
         self.latent_dim = latent_dim
         self.block = block
+        self.upsample = upsample
         # mmagic's samplers read ``noise_size`` to draw z from the prior.
         self.noise_size = latent_dim
         self.fc = nn.Sequential(
@@ -58,7 +70,7 @@ class IntroVAEDecoder(nn.Module):
         for c_out in reversed_channels:
             layers += [
                 res_block(c_in, c_out),
-                nn.Upsample(scale_factor=2, mode='nearest')
+                nn.Upsample(scale_factor=2, mode=upsample)
             ]
             c_in = c_out
         layers += [
