@@ -3,15 +3,17 @@
 Importing this package registers its models, losses, hooks and metrics (and
 those of installed mmintrovae plugins) into mmagic's registries, so configs
 with ``default_scope = 'mmagic'`` can name them, and allow-lists the classes
-mmengine's checkpoints hold for torch's safe loading.
+mmengine's checkpoints hold for torch's safe loading (and routes mmengine's
+local checkpoint loading through it).
 """
-from .engine.safe_checkpoint import install_safe_globals
+from .engine.safe_checkpoint import install_safe_local_loader
 from .plugins import register_all_modules
 from .version import __version__
 
 register_all_modules()
 # Lets mmengine resume its own checkpoints under torch's weights_only=True
-# (an allow-list of the few classes they hold; no unsafe unpickling).
-install_safe_globals()
+# (an allow-list of the few classes they hold; no unsafe unpickling), with
+# clear errors for damaged files and refused classes.
+install_safe_local_loader()
 
 __all__ = ['__version__', 'register_all_modules']

@@ -49,7 +49,6 @@ import math
 import os
 import os.path as osp
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -70,9 +69,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
-from mmintrovae.plugins import resolve_config  # noqa: E402
+import mmintrovae  # noqa: F401  (registers modules, loads plugins)
+from mmintrovae.plugins import resolve_config
 
 MODES = ('plain', 'product', 'runner')
 MIB = 2.0**20

@@ -33,9 +33,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
-from mmintrovae.apis import load_model, to_uint8_grid  # noqa: E402
+import mmintrovae  # noqa: F401  (registers modules, loads plugins)
+from mmintrovae.apis import load_model, to_uint8_grid
 
 MAX_MB = 20
 MAX_BYTES = MAX_MB * 2**20

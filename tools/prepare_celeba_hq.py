@@ -26,6 +26,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from mmintrovae.utils.fileio import write_atomic
+
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
 EXPECTED_SIDE = 1024
 SPLITS = ('train', 'val')
@@ -208,24 +210,6 @@ def resize(img: np.ndarray, res: int) -> np.ndarray:
     shrink = res < h or res < w
     interp = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
     return cv2.resize(img, (res, res), interpolation=interp)
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Writes a file via a temporary file in the same folder and a rename.
-
-    Args:
-        path (str): The file to write.
-        data (bytes): Its content.
-    """
-    folder, name = osp.split(path)
-    tmp = osp.join(folder, f'.{name}.{os.getpid()}.tmp')
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
 
 
 def encode(img: np.ndarray, ext: str, quality: int) -> bytes:

@@ -31,8 +31,7 @@ from typing import List, NamedTuple, Optional, Sequence
 import cv2
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmintrovae.utils.fileio import write_atomic  # noqa: E402
+from mmintrovae.utils.fileio import write_atomic
 
 DEFAULT_SRC = '/usr/share/datasets/fashion-mnist'
 IMAGES_MAGIC = 2051

@@ -11,17 +11,16 @@ Real images come from ``--images`` or the config's val dataset.
 import argparse
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
-from mmintrovae.apis import build_model, to_uint8_grid  # noqa: E402
-from mmintrovae.plugins import resolve_config  # noqa: E402
+import mmintrovae  # noqa: F401  (registers modules, loads plugins)
+from mmintrovae.apis import build_model, to_uint8_grid
+from mmintrovae.plugins import resolve_config
+from mmintrovae.utils.fileio import write_atomic
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,10 +58,10 @@ def real_batch(cfg: Config, folder: str, num: int) -> torch.Tensor:
 
 def write_image(path: str, image: np.ndarray) -> None:
     """Writes a PNG atomically (a crash leaves no half-written file)."""
-    tmp = path + '.tmp.png'
-    if not cv2.imwrite(tmp, image):
-        raise OSError(f'Could not write {tmp}')
-    os.replace(tmp, path)
+    ok, png = cv2.imencode('.png', image)
+    if not ok:
+        raise OSError(f'Could not encode {path} as PNG')
+    write_atomic(path, png.tobytes())
 
 
 def main() -> None:

@@ -33,10 +33,9 @@ import cv2
 import numpy as np
 from mmengine.config import Config, DictAction
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from mmintrovae.utils.fileio import write_atomic  # noqa: E402
+from mmintrovae.utils.fileio import write_atomic
 
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_ARMS = (
     'introvae=configs/introvae_fashion-mnist-32.py',
     'soft-introvae=configs/soft-introvae_fashion-mnist-32.py',

@@ -7,17 +7,16 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
-from mmintrovae.datasets import check_dataset_folders  # noqa: E402
-from mmintrovae.utils import load_config  # noqa: E402
-from mmintrovae.utils.dist import adapt_dist_cfg_to_device  # noqa: E402
+import mmintrovae  # noqa: F401  (registers modules, loads plugins)
+from mmintrovae.datasets import check_dataset_folders
+from mmintrovae.utils import load_config
+from mmintrovae.utils.dist import adapt_dist_cfg_to_device
+from mmintrovae.utils.fileio import write_atomic
 
 
 class MetricsCollector(Hook):
@@ -74,10 +73,8 @@ def main() -> None:
     print(json.dumps(metrics, indent=2, default=float))
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        tmp = args.out + '.tmp'
-        with open(tmp, 'w') as f:
-            json.dump(metrics, f, indent=2, default=float)
-        os.replace(tmp, args.out)
+        write_atomic(args.out,
+                     json.dumps(metrics, indent=2, default=float).encode())
 
 
 if __name__ == '__main__':

@@ -7,18 +7,15 @@ CONFIG is a config file, or a name from an installed plugin's config
 directory or presets (``demo``, ``celeba-1024``, ...).
 """
 import argparse
-import os.path as osp
-import sys
 
 from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import mmintrovae  # noqa: E402,F401  (registers modules, loads plugins)
-from mmintrovae.datasets import check_dataset_folders  # noqa: E402
-from mmintrovae.utils import enable_amp, load_config  # noqa: E402
-from mmintrovae.utils.dist import adapt_dist_cfg_to_device  # noqa: E402
+import mmintrovae  # noqa: F401  (registers modules, loads plugins)
+from mmintrovae.datasets import check_dataset_folders
+from mmintrovae.utils import enable_amp, load_config
+from mmintrovae.utils.dist import adapt_dist_cfg_to_device
 
 
 def parse_args() -> argparse.Namespace:

@@ -6,7 +6,7 @@ from .rng_state_hook import RNGStateHook, get_rng_state, set_rng_state
 from .safe_checkpoint import (SAFE_GLOBAL_NAMES, CheckpointLoadError,
                               CorruptCheckpointError, UnsafeCheckpointError,
                               install_safe_globals, install_safe_local_loader,
-                              load_checkpoint_safely, trusted_globals)
+                              load_checkpoint_safely)
 from .stability_guard_hook import (IntroVAEStabilityGuardHook,
                                    TrainingDivergedError)
 from .visualization_hook import IntroVAEVisualizationHook
@@ -17,5 +17,5 @@ __all__ = [
     'IntroVAEStabilityGuardHook', 'IntroVAEVisualizationHook',
     'TrainingDivergedError', 'SAFE_GLOBAL_NAMES', 'CheckpointLoadError',
     'CorruptCheckpointError', 'UnsafeCheckpointError', 'install_safe_globals',
-    'install_safe_local_loader', 'load_checkpoint_safely', 'trusted_globals'
+    'install_safe_local_loader', 'load_checkpoint_safely'
 ]

@@ -39,10 +39,12 @@ Anything else is refused. For a trusted checkpoint that holds other objects
 (an old one, or one of another project), allow-list them explicitly with
 ``torch.serialization.add_safe_globals([...])`` (e.g. in a module that the
 config's ``custom_imports`` imports) or ``extra_safe_globals=`` of
-:func:`load_checkpoint_safely`. There is no switch back to unsafe loading
-here; torch's own ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` still affects calls
-that pass no ``weights_only`` (mmengine's), never
-:func:`load_checkpoint_safely`, which passes ``weights_only=True``.
+:func:`load_checkpoint_safely`. There is no switch back to unsafe loading.
+
+Importing ``mmintrovae`` calls :func:`install_safe_local_loader`, so every
+local checkpoint mmengine reads (``--resume``, ``load_from``, the tools'
+``CHECKPOINT``) goes through :func:`load_checkpoint_safely`: a damaged file
+or a refused global gives an error that names the file and the way out.
 """
 import inspect
 import os
@@ -60,8 +62,8 @@ from mmengine.logging.history_buffer import HistoryBuffer
 
 __all__ = [
     'SAFE_GLOBAL_NAMES', 'CheckpointLoadError', 'CorruptCheckpointError',
-    'UnsafeCheckpointError', 'install_safe_globals', 'trusted_globals',
-    'load_checkpoint_safely', 'install_safe_local_loader'
+    'UnsafeCheckpointError', 'install_safe_globals', 'load_checkpoint_safely',
+    'install_safe_local_loader'
 ]
 
 _HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
@@ -198,48 +200,9 @@ def install_safe_globals() -> None:
         torch.serialization.add_safe_globals(missing)
 
 
-class trusted_globals:
-    """Context manager: :func:`install_safe_globals` plus ``extra`` for a
-    while.
-
-    Only the ``extra`` globals that were not allow-listed already are removed
-    again on exit (``torch.serialization.safe_globals`` would remove all of
-    its arguments, even those someone else had allow-listed).
-
-    Args:
-        extra (iterable, optional): More classes/functions, or
-            ``(object, 'module.qualname')`` pairs, to trust inside the block.
-    """
-
-    def __init__(self, extra: Optional[Iterable[Any]] = None):
-        self.extra = list(extra or [])
-        self._added: List[Any] = []
-
-    def __enter__(self) -> 'trusted_globals':
-        install_safe_globals()
-        current = set(torch.serialization.get_safe_globals())
-        self._added = [g for g in self.extra if g not in current]
-        if self._added:
-            torch.serialization.add_safe_globals(self._added)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._added:
-            # Public API only: torch has no public "remove".
-            keep = [
-                g for g in torch.serialization.get_safe_globals()
-                if g not in self._added
-            ]
-            torch.serialization.clear_safe_globals()
-            torch.serialization.add_safe_globals(keep)
-        self._added = []
-
-
 _GLOBAL_PATTERNS = (
     re.compile(r'GLOBAL (\S+) was not an allowed global'),
-    re.compile(r'unsupported GLOBAL (\S+) whose module'),
     re.compile(r'but got <class \'([^\']+)\'>'),
-    re.compile(r'unrecognized function (.+?)(?: which belongs|$)', re.M),
 )
 
 
@@ -296,39 +259,14 @@ def _corruption(filename: str) -> Optional[str]:
     return None
 
 
-_CKPT_NAME = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
-
-
 def _previous_checkpoints(filename: str) -> List[str]:
-    """Other checkpoints next to ``filename``, the likeliest substitute first.
-
-    For mmengine's ``iter_N.pth`` / ``epoch_N.pth`` those of the same kind
-    with a smaller N come first (largest N first); then the other ``*.pth``
-    files, newest first.
-    """
-    filename = osp.abspath(filename)
-    folder = osp.dirname(filename)
-    try:
-        paths = [
-            osp.join(folder, n) for n in os.listdir(folder)
-            if n.endswith('.pth') and osp.join(folder, n) != filename
-        ]
-    except OSError:
-        return []
-    paths = [p for p in paths if osp.isfile(p)]
-    own = _CKPT_NAME.match(osp.basename(filename))
-    earlier = []
-    if own:
-        for path in paths:
-            match = _CKPT_NAME.match(osp.basename(path))
-            if (match and match.group(1) == own.group(1)
-                    and int(match.group(2)) < int(own.group(2))):
-                earlier.append((int(match.group(2)), path))
-    earlier_paths = [p for _, p in sorted(earlier, reverse=True)]
-    rest = sorted((p for p in paths if p not in earlier_paths),
-                  key=osp.getmtime,
-                  reverse=True)
-    return earlier_paths + rest
+    """The other ``*.pth`` files next to ``filename``, newest first."""
+    folder = osp.dirname(osp.abspath(filename))
+    others = [
+        osp.join(folder, n) for n in os.listdir(folder)
+        if n.endswith('.pth') and n != osp.basename(filename)
+    ]
+    return sorted(others, key=osp.getmtime, reverse=True)
 
 
 def _corrupt_error(filename: str, reason: str,
@@ -348,34 +286,7 @@ def _corrupt_error(filename: str, reason: str,
         f'Checkpoint {filename!r} is truncated or corrupt: {reason}. It was '
         'probably written by a run that stopped while saving, or copied '
         f'incompletely. {hint} (torch.load said: {type(cause).__name__}: '
-        f'{_first_line(cause)})')
-
-
-def _first_line(error: BaseException) -> str:
-    """The first non-empty line of ``str(error)``, shortened."""
-    for line in str(error).splitlines():
-        if line.strip():
-            return line.strip()[:300]
-    return ''
-
-
-_GETATTR_PATTERN = re.compile(r"asks for getattr\((\S+), '([^']+)'\)")
-
-
-def _allow_example(rejected: Optional[str], message: str) -> str:
-    """Python lines that allow-list ``rejected``."""
-    attr = _GETATTR_PATTERN.search(message)
-    if attr:  # a class attribute reached through getattr
-        module, _, owner = attr.group(1).rpartition('.')
-        obj = f'{owner}.{attr.group(2)}'
-    else:
-        module, _, owner = (rejected or '').rpartition('.')
-        if not module or not owner.isidentifier():
-            module, owner = 'your_package', 'YourClass'
-        obj = owner
-    return ('    import torch\n'
-            f'    from {module} import {owner}\n'
-            f'    torch.serialization.add_safe_globals([{obj}])')
+        f'{_torch_detail(str(cause))[:300]})')
 
 
 def _unsafe_error(filename: str,
@@ -405,21 +316,17 @@ def _unsafe_error(filename: str,
     else:
         lines.append(
             'Only if you trust this file, allow-list what it needs before '
-            'loading, e.g. in a module that your config imports through '
-            '`custom_imports`:\n' + _allow_example(rejected, message) +
-            '\nor pass `extra_safe_globals=[...]` to '
-            'load_checkpoint_safely(). mmintrovae never falls back to '
-            'weights_only=False.')
+            'loading with torch.serialization.add_safe_globals([...]), e.g. '
+            'in a module that your config imports through `custom_imports`, '
+            'or pass `extra_safe_globals=[...]` to load_checkpoint_safely(). '
+            'mmintrovae never falls back to weights_only=False.')
     lines.append(f'(torch said: {_torch_detail(message)})')
     return UnsafeCheckpointError('\n'.join(lines), filename, rejected, unsafe)
 
 
 def _torch_detail(message: str) -> str:
-    """The specific part of torch's weights_only error message."""
-    for marker in ('WeightsUnpickler error:', 'from a trusted source.'):
-        if marker in message:
-            message = message.split(marker, 1)[1]
-    message = message.split('Check the documentation of torch.load')[0]
+    """torch's weights_only error message on one line, shortened."""
+    message = message.split('WeightsUnpickler error:')[-1]
     return ' '.join(message.split())[:500]
 
 
@@ -449,7 +356,12 @@ def load_checkpoint_safely(
     filename = osp.expanduser(os.fspath(filename))
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint {filename!r} can not be found.')
-    with trusted_globals(extra_safe_globals):
+    install_safe_globals()
+    current = set(torch.serialization.get_safe_globals())
+    # torch's context manager removes all its arguments on exit: give it
+    # only those that were not allow-listed before.
+    extra = [g for g in extra_safe_globals or [] if g not in current]
+    with torch.serialization.safe_globals(extra):
         try:
             return torch.load(
                 filename, map_location=map_location, weights_only=True)

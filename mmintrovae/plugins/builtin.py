@@ -1,4 +1,8 @@
-"""mmintrovae's own plugin: its modules and configs, through the hooks."""
+"""mmintrovae's own plugin: its modules and configs, through the hooks.
+
+Its implementations are ``tryfirst``: pluggy calls them before those of
+installed plugins, which can then extend or override what they return.
+"""
 import os.path as osp
 from types import ModuleType
 from typing import Dict, List
@@ -9,19 +13,19 @@ _CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(__file__))), 'configs')
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def mmintrovae_register_modules(registries: ModuleType) -> None:
     """Imports the packages whose classes register themselves."""
     from .. import datasets, engine, evaluation, models  # noqa: F401
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def mmintrovae_config_dirs() -> List[str]:
     """The repository's ``configs/`` (present in a source checkout)."""
     return [_CONFIG_DIR] if osp.isdir(_CONFIG_DIR) else []
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def mmintrovae_config_presets() -> Dict[str, str]:
     """Short names for the main configs."""
     names = {

@@ -40,33 +40,44 @@ def get_plugin_manager() -> pluggy.PluginManager:
     return _manager
 
 
+def _failing_plugin(manager: pluggy.PluginManager, name: str,
+                    err: BaseException) -> str:
+    """The plugin whose implementation of ``name`` raised ``err``."""
+    codes = {
+        impl.function.__code__: impl.plugin_name
+        for impl in getattr(manager.hook, name).get_hookimpls()
+    }
+    tb, plugin = err.__traceback__, 'unknown'
+    while tb is not None:
+        plugin = codes.get(tb.tb_frame.f_code, plugin)
+        tb = tb.tb_next
+    return plugin
+
+
 def call_hook(name: str, **kwargs) -> list:
-    """Calls every implementation of a hook, naming the plugin on failure.
+    """Calls a hook through pluggy, naming the plugin on failure.
+
+    The built-in plugin's implementations are marked ``tryfirst``, so its
+    result comes first and installed plugins can extend or override it.
 
     Args:
         name (str): The hook's name, e.g. ``'mmintrovae_config_dirs'``.
         **kwargs: The hook's arguments.
 
     Returns:
-        list: The non-None results, built-in plugin first.
+        list: The non-None results (pluggy's), built-in plugin first.
 
     Raises:
         PluginError: If an implementation raises.
     """
     manager = get_plugin_manager()
-    results = []
-    # pluggy calls the last registered first; call in registration order so
-    # that plugins can override or extend what the built-in one did.
-    for impl in reversed(getattr(manager.hook, name).get_hookimpls()):
-        try:
-            result = impl.function(**kwargs)
-        except Exception as err:
-            raise PluginError(
-                f"mmintrovae plugin '{impl.plugin_name}' failed in its hook "
-                f'{name}: {type(err).__name__}: {err}') from err
-        if result is not None:
-            results.append(result)
-    return results
+    try:
+        return getattr(manager.hook, name)(**kwargs)
+    except Exception as err:
+        plugin = _failing_plugin(manager, name, err)
+        raise PluginError(
+            f"mmintrovae plugin '{plugin}' failed in its hook {name}: "
+            f'{type(err).__name__}: {err}') from err
 
 
 _registered = False

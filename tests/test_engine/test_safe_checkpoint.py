@@ -8,6 +8,8 @@ import os
 import os.path as osp
 import pickle
 import shutil
+import subprocess
+import sys
 import uuid
 
 import numpy as np
@@ -331,3 +333,23 @@ def test_missing_file():
     """A path that is no file: FileNotFoundError naming it."""
     with pytest.raises(FileNotFoundError, match='nowhere.pth'):
         load_checkpoint_safely('/nonexistent/nowhere.pth')
+
+
+def test_importing_mmintrovae_routes_mmengine_loading(work_dir):
+    """The product's loads (``--resume``, ``load_from``, the tools'
+    CHECKPOINT all go through mmengine's CheckpointLoader) get the clear
+    errors: importing mmintrovae installs the safe local loader."""
+    path = osp.join(work_dir, 'iter_2.pth')
+    with open(path, 'r+b') as f:
+        f.truncate(os.path.getsize(path) // 3)
+    code = ('import mmintrovae\n'
+            'from mmengine.runner.checkpoint import CheckpointLoader\n'
+            f'CheckpointLoader.load_checkpoint({path!r}, map_location="cpu")')
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True,
+                            text=True,
+                            timeout=300)
+    assert result.returncode != 0
+    assert 'CorruptCheckpointError' in result.stderr
+    assert 'truncated or corrupt' in result.stderr
+    assert 'iter_1.pth' in result.stderr

@@ -136,3 +136,25 @@ def test_unknown_config_name_lists_where_it_looked():
     from mmintrovae.plugins import resolve_config
     with pytest.raises(FileNotFoundError, match='neither a file'):
         resolve_config('no-such-config')
+
+
+def test_hooks_are_called_through_pluggy_builtin_first():
+    from mmintrovae.plugins import call_hook, get_plugin_manager, hookimpl
+
+    class Extra:
+
+        @hookimpl
+        def mmintrovae_config_presets(self):
+            return {'demo': 'overridden.py'}
+
+    manager = get_plugin_manager()
+    manager.register(Extra(), name='extra')
+    try:
+        results = call_hook('mmintrovae_config_presets')
+        assert results == manager.hook.mmintrovae_config_presets()
+        assert results[0]['demo'].endswith('introvae_demo-64.py')
+        assert results[-1] == {'demo': 'overridden.py'}
+        from mmintrovae.plugins import config_presets
+        assert config_presets()['demo'] == 'overridden.py'
+    finally:
+        manager.unregister(name='extra')
