@@ -300,6 +300,6 @@ def test_bilinear_upsampling_keeps_the_parameters_and_changes_the_output():
 
 @pytest.mark.parametrize('value', ['bicubic', 'Nearest', None])
 def test_bad_upsample_value_names_the_config_key(value):
-    with pytest.raises(ValueError,
-                       match=rf"model\.decoder\.upsample={value!r}"):
+    with pytest.raises(
+            ValueError, match=rf"model\.decoder\.upsample={value!r}"):
         IntroVAEDecoder(SIZE, CHANNELS, LATENT, upsample=value)
