@@ -12,7 +12,12 @@
 # Data: `python tools/prepare_celeba_hq.py CELEBA_HQ_1024_DIR` writes
 # data/celeba_hq/1024/{train,val}. Decoding + resizing a 1024 px PNG costs
 # tens of ms per image: 6 workers per GPU (see README "Speed").
-_base_ = ['./introvae_celeba-256.py']
+_base_ = [
+    '_base_/models/introvae.py',
+    '_base_/datasets/image_folder.py',
+    '_base_/schedules/gpu_fast.py',
+    '_base_/default_runtime.py',
+]
 
 image_size = 1024
 channels = (16, 32, 64, 128, 256, 512, 512, 512)
@@ -24,25 +29,22 @@ model = dict(
         image_size=image_size, channels=channels, latent_dim=latent_dim),
     decoder=dict(
         image_size=image_size, channels=channels, latent_dim=latent_dim),
-    loss_config=dict(margin_loss=dict(type='MarginHingeLoss', margin=500.)),
+    loss_config=dict(
+        margin_loss=dict(type='MarginHingeLoss', margin=500.),
+        rec_loss=dict(type='MSELoss', loss_weight=1.0, reduction='sum')),
     authors_weights=dict(weight_rec=0.01, weight_kl=1.0, weight_neg=1.0),
-    vae_warmup_iters=7250)
+    vae_warmup_iters=7250,
+    ema_config=dict(momentum=0.001),
+    channels_last=True)  # the GPU fast path, with schedules/gpu_fast.py
 
-train_pipeline = [
-    dict(
-        type='LoadImageOrSkip', key='gt', color_type='color',
-        on_error='skip'),  # log and skip unreadable files
-    dict(type='Resize', keys='gt', scale=(image_size, image_size),
-         interpolation='bicubic'),
-    dict(type='Flip', keys=['gt'], direction='horizontal'),
-    dict(type='PackInputs'),
-]
-val_pipeline = [
-    dict(type='LoadImageOrSkip', key='gt', color_type='color'),
-    dict(type='Resize', keys='gt', scale=(image_size, image_size),
-         interpolation='bicubic'),
-    dict(type='PackInputs'),
-]
+# The base's pipelines and metrics at this size (index 1: the Resize, SWD).
+train_pipeline, val_pipeline = _base_.train_pipeline, _base_.val_pipeline
+train_pipeline[1].scale = val_pipeline[1].scale = (image_size, image_size)
+metrics = _base_.metrics
+metrics[1].image_shape = (3, image_size, image_size)
+val_evaluator = dict(metrics=metrics)
+test_evaluator = val_evaluator
+
 train_dataloader = dict(
     batch_size=2,
     num_workers=6,
@@ -53,28 +55,5 @@ val_dataloader = dict(
     dataset=dict(data_root=data_root, pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
-train_cfg = dict(max_iters=300000, val_interval=25000)
-auto_scale_lr = dict(base_batch_size=16)
-
-_metric_shape = (3, image_size, image_size)
-metrics = [
-    dict(
-        type='OfflineFrechetInceptionDistance',
-        prefix='FID-1k',
-        fake_nums=1000,
-        real_nums=1000,
-        sample_model='ema'),
-    dict(
-        type='SWD',
-        prefix='SWD',
-        fake_nums=1000,
-        sample_model='ema',
-        image_shape=_metric_shape),
-    dict(type='MS_SSIM', prefix='MS-SSIM', fake_nums=1000,
-         sample_model='ema'),
-    dict(type='PSNR', prefix='rec', gt_key='gt_img', pred_key='pred_img'),
-    dict(type='SSIM', prefix='rec', gt_key='gt_img', pred_key='pred_img'),
-    dict(type='MSE', prefix='rec', gt_key='gt_img', pred_key='pred_img'),
-]
-val_evaluator = dict(type='Evaluator', metrics=metrics)
-test_evaluator = val_evaluator
+train_cfg = dict(by_epoch=False, max_iters=300000, val_interval=25000)
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -9,18 +9,17 @@
 _base_ = [
     '_base_/models/introvae.py',
     '_base_/datasets/fashion_mnist.py',
+    '_base_/schedules/cpu_1200iters.py',
     '_base_/default_runtime.py',
 ]
 
-image_size = 32
-channels = (32, 64, 128)  # 4 * 2**3 = 32
+channels = (32, 64, 128)  # 4 * 2**3 = 32 (image_size from the data base)
 latent_dim = 32
+nets = dict(image_size=32, channels=channels, latent_dim=latent_dim)
 
 model = dict(
-    encoder=dict(
-        image_size=image_size, channels=channels, latent_dim=latent_dim),
-    decoder=dict(
-        image_size=image_size, channels=channels, latent_dim=latent_dim),
+    encoder=nets,
+    decoder=nets,
     loss_config=dict(
         margin_loss=dict(
             type='MarginHingeLoss', margin='auto', auto_factor=1.5)),
@@ -28,15 +27,6 @@ model = dict(
     beta=0.5,
     vae_warmup_iters=300)
 
-# 1,200 iterations: about 15 min on 2 CPU cores (0.5 s per warm-up
-# iteration, 1 s per introspective one, measured on the development machine).
-max_iters = 1200
-train_cfg = dict(by_epoch=False, max_iters=max_iters, val_begin=max_iters + 1)
-
 default_hooks = dict(
     logger=dict(interval=50),
-    checkpoint=dict(interval=600, max_keep_ckpts=1, less_keys=[]))
-custom_hooks = [
-    dict(type='IntroVAEVisualizationHook', interval=300),
-    dict(type='IntroVAEStabilityGuardHook'),
-]
+    checkpoint=dict(interval=600, max_keep_ckpts=1))

@@ -3,18 +3,21 @@
 # Soft-IntroVAE's objective and residual block (BN before the add). Weights
 # as its README for CIFAR-10 (32x32): beta_kl 1, beta_rec 1, beta_neg 256.
 # L_r = per-image sum of squared errors (batch mean), scaled by 1/(C*H*W).
-_base_ = ['./introvae_fashion-mnist-32.py']
+_base_ = [
+    '_base_/models/soft_introvae.py',
+    '_base_/datasets/fashion_mnist.py',
+    '_base_/schedules/cpu_1200iters.py',
+    '_base_/default_runtime.py',
+]
+
+nets = dict(image_size=32, channels=(32, 64, 128), latent_dim=32)
 
 model = dict(
-    objective='soft_introvae',
-    encoder=dict(block='soft_introvae'),
-    decoder=dict(block='soft_introvae'),
-    loss_config=dict(
-        rec_loss=dict(type='MSELoss', loss_weight=1.0, reduction='sum'),
-        # Unused by the soft objective; a number instead of the base's
-        # margin='auto', which would only log an uncalibrated margin.
-        margin_loss=dict(_delete_=True, type='MarginHingeLoss', margin=100.)),
-    alpha=None,
-    beta=None,
-    authors_weights=None,
-    soft_weights=dict(beta_rec=1.0, beta_kl=1.0, beta_neg=256., gamma_r=1e-8))
+    encoder=nets,
+    decoder=nets,
+    soft_weights=dict(beta_rec=1.0, beta_kl=1.0, beta_neg=256., gamma_r=1e-8),
+    vae_warmup_iters=300)
+
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=600, max_keep_ckpts=1))

@@ -3,22 +3,9 @@
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR (and PORT) on every node.
 CONFIG=$1
 GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 if [ -z "$CONFIG" ] || [ -z "$GPUS" ]; then
   echo "usage: bash $0 CONFIG NUM_PROCESSES [train.py arguments]" >&2
   exit 2
 fi
-PYTHON=${PYTHON:-python}
-PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/train.py" \
-    "$CONFIG" \
-    --launcher pytorch "${@:3}"
+exec bash "$(dirname "$0")/torchrun.sh" "$GPUS" "$(dirname "$0")/train.py" \
+    "$CONFIG" --launcher pytorch "${@:3}"

@@ -8,13 +8,12 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 import mmintrovae  # noqa: F401  (registers modules, loads plugins)
 from mmintrovae.datasets import check_dataset_folders
-from mmintrovae.utils import load_config
+from mmintrovae.utils import add_runner_arguments, load_config
 from mmintrovae.utils.dist import adapt_dist_cfg_to_device
 from mmintrovae.utils.fileio import write_atomic
 
@@ -40,17 +39,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where logs go')
     parser.add_argument('--out', help='also write the metrics to this JSON')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, e.g. test_dataloader.batch_size=4')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_runner_arguments(parser, 'test_dataloader.batch_size=4')
     return parser.parse_args()
 
 

@@ -8,13 +8,12 @@ directory or presets (``demo``, ``celeba-1024``, ...).
 """
 import argparse
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmintrovae  # noqa: F401  (registers modules, loads plugins)
 from mmintrovae.datasets import check_dataset_folders
-from mmintrovae.utils import enable_amp, load_config
+from mmintrovae.utils import add_runner_arguments, enable_amp, load_config
 from mmintrovae.utils.dist import adapt_dist_cfg_to_device
 
 
@@ -38,17 +37,7 @@ def parse_args() -> argparse.Namespace:
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by the total batch size (auto_scale_lr in cfg)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config keys, e.g. train_cfg.max_iters=100')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_runner_arguments(parser, 'train_cfg.max_iters=100')
     return parser.parse_args()
 
 

@@ -32,10 +32,10 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=100, log_metric_by_epoch=False),
     checkpoint=dict(
         type='CheckpointHook',
-        interval=5000,
+        interval=10000,
         by_epoch=False,
         max_keep_ckpts=5,
-        less_keys=['FID-Full-50k/fid'],
+        less_keys=[],
         save_best=None),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     param_scheduler=dict(type='ParamSchedulerHook'),

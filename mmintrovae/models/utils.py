@@ -5,6 +5,7 @@ from typing import Iterator, List
 import torch
 import torch.nn as nn
 from mmengine.dist import all_reduce_params, get_world_size
+from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 
@@ -52,3 +53,16 @@ def frozen_running_stats(module: nn.Module) -> Iterator[None]:
     finally:
         for m, momentum in zip(layers, saved):
             m.momentum = momentum
+
+
+def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
+    """Draws z = mu + exp(logvar / 2) * eps with eps ~ N(0, I).
+
+    Args:
+        mu (Tensor): Posterior means (N, D).
+        logvar (Tensor): Posterior log-variances (N, D).
+
+    Returns:
+        Tensor: A sample of q(z|x), differentiable in mu and logvar.
+    """
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)

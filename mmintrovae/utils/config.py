@@ -1,12 +1,35 @@
 """Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
 import os
 import os.path as osp
-from argparse import Namespace
+from argparse import ArgumentParser, Namespace
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from ..plugins import resolve_config
+
+
+def add_runner_arguments(parser: ArgumentParser, example: str) -> None:
+    """Adds the options :func:`load_config` reads besides the config.
+
+    ``--cfg-options``, ``--launcher`` and ``--local_rank``, as mmagic's
+    tools have them.
+
+    Args:
+        parser (ArgumentParser): The tool's parser.
+        example (str): A ``key=value`` for the ``--cfg-options`` help.
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=f'override config keys, e.g. {example}')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
 def load_config(args: Namespace) -> Config:

@@ -319,15 +319,20 @@ def test_gradients_averaged_exactly_once(runs):
     assert moved > 100 * TOLERANCE
 
 
-def test_dist_train_sh_command(tmp_path):
-    """tools/dist_train.sh runs torchrun with the launcher and the port."""
+@pytest.mark.parametrize('tool,positional', [
+    ('train', ['cfg.py']),
+    ('test', ['cfg.py', 'ckpt.pth']),
+])
+def test_dist_sh_command(tmp_path, tool, positional):
+    """tools/dist_{train,test}.sh run torchrun (tools/torchrun.sh) with the
+    launcher and the port."""
     fake = tmp_path / 'fake_python'
     fake.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@" '
                     '"PYTHONPATH=$PYTHONPATH"\n')
     fake.chmod(0o755)
     env = dict(os.environ, PYTHON=str(fake), PORT='29999')
-    script = str(REPO / 'tools' / 'dist_train.sh')
-    cmd = ['bash', script, 'cfg.py', '2', '--work-dir', 'w']
+    script = str(REPO / 'tools' / f'dist_{tool}.sh')
+    cmd = ['bash', script, *positional, '2', '--work-dir', 'w']
     proc = subprocess.run(
         cmd, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -335,9 +340,9 @@ def test_dist_train_sh_command(tmp_path):
     assert args[:2] == ['-m', 'torch.distributed.run']
     assert '--nproc_per_node=2' in args
     assert '--master_port=29999' in args
-    train = args.index(str(REPO / 'tools' / 'train.py'))
-    expected = ['cfg.py', '--launcher', 'pytorch', '--work-dir', 'w']
-    assert args[train + 1:train + 6] == expected
+    script_at = args.index(str(REPO / 'tools' / f'{tool}.py'))
+    expected = [*positional, '--launcher', 'pytorch', '--work-dir', 'w']
+    assert args[script_at + 1:] == expected + [args[-1]]
     assert args[-1].startswith('PYTHONPATH=')
 
 

@@ -21,7 +21,7 @@ def _bn_buffers(module):
 @pytest.mark.parametrize('objective', ['introvae', 'soft_introvae'])
 def test_running_stats_follow_real_images_only(objective):
     extra = {} if objective == 'introvae' else dict(
-        alpha=None, beta=None, objective='soft_introvae')
+        type='SoftIntroVAE', loss_config={})
     torch.manual_seed(0)
     real = MODELS.build(tiny_model_cfg(bn_stats='real', **extra))
     every = MODELS.build(tiny_model_cfg(bn_stats='all', **extra))

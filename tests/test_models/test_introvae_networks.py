@@ -186,9 +186,7 @@ def test_soft_introvae_model_builds_and_trains_a_step_at_32px():
         latent_dim=LATENT,
         block='soft_introvae')
     cfg = tiny_model_cfg(
-        objective='soft_introvae',
-        alpha=None,
-        beta=None,
+        type='SoftIntroVAE',
         loss_config={},
         encoder=dict(type='IntroVAEEncoder', **nets),
         decoder=dict(type='IntroVAEDecoder', **nets))

@@ -131,11 +131,7 @@ def test_soft_objective_matches_reference_loop():
     torch.manual_seed(0)
     model = MODELS.build(
         tiny_model_cfg(
-            objective='soft_introvae',
-            soft_weights=weights,
-            alpha=None,
-            beta=None,
-            loss_config={}))
+            type='SoftIntroVAE', soft_weights=weights, loss_config={}))
     ref = SoftIntroLoop(
         copy.deepcopy(model.encoder), copy.deepcopy(model.decoder), **weights)
     optim = make_optim_wrappers(model)
@@ -157,9 +153,8 @@ def test_soft_objective_matches_reference_loop():
 
 def test_soft_short_run_stays_finite(build_model):
     model = build_model(
-        objective='soft_introvae',
-        alpha=None,
-        beta=None,
+        type='SoftIntroVAE',
+        loss_config={},
         soft_weights=dict(beta_neg=256.),
         vae_warmup_iters=2)
     optim = make_optim_wrappers(model, lr=2e-4)
@@ -171,9 +166,11 @@ def test_soft_short_run_stays_finite(build_model):
 
 
 def test_soft_config_errors_are_named(build_model):
-    with pytest.raises(ValueError, match='model.soft_weights, not alpha'):
-        build_model(objective='soft_introvae', alpha=0.3)
+    soft = dict(type='SoftIntroVAE', loss_config={})
+    with pytest.raises(ValueError, match=r"model.alpha.*model.soft_weights"):
+        build_model(**soft, alpha=0.3)
     with pytest.raises(KeyError, match='model.soft_weights'):
-        build_model(objective='soft_introvae', soft_weights=dict(bet=1))
-    with pytest.raises(ValueError, match='model.objective'):
-        build_model(objective='wgan')
+        build_model(**soft, soft_weights=dict(bet=1))
+    # the margin belongs to IntroVAE: the key is refused, naming the others
+    with pytest.raises(KeyError, match=r"\['margin_loss'\].*exp_elbo_loss"):
+        build_model(type='SoftIntroVAE')

@@ -16,6 +16,10 @@ from mmengine import MessageHub
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
+from mmintrovae.benchmark.plain_loop import PlainLoop
+from mmintrovae.benchmark.runner_mode import _runner_hooks
+from mmintrovae.benchmark.step_modes import VARIANTS, variant_cfg
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'benchmark.py')
 DEMO = osp.join(ROOT, 'configs', 'introvae_demo-64.py')
@@ -78,7 +82,7 @@ def test_plain_loop_computes_what_the_product_does(overrides):
     model = MODELS.build(tiny_model_cfg(**overrides))
     cfg = _optim_cfg()
     batch = make_batch()
-    plain = tool.PlainLoop(model, cfg, torch.device('cpu'))
+    plain = PlainLoop(model, cfg, torch.device('cpu'))
     x = tool.real_images(model, batch)
     optim = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
     MessageHub.get_current_instance().update_info('iter', 0)
@@ -101,12 +105,12 @@ def test_plain_loop_refuses_other_losses():
     model = MODELS.build(
         tiny_model_cfg(loss_config=dict(rec_loss=dict(type='L1Loss'))))
     with pytest.raises(ValueError, match='rec_loss of type MSELoss'):
-        tool.PlainLoop(model, _optim_cfg(), torch.device('cpu'))
+        PlainLoop(model, _optim_cfg(), torch.device('cpu'))
 
 
 def test_runner_hooks_drop_pictures_and_saving():
     cfg = Config.fromfile(DEMO)
-    default_hooks, custom_hooks = tool._runner_hooks(cfg)
+    default_hooks, custom_hooks = _runner_hooks(cfg)
     assert default_hooks['checkpoint']['interval'] >= 10**9
     assert default_hooks['checkpoint']['save_last'] is False
     assert default_hooks['logger']['interval'] == 50  # as the config
@@ -168,22 +172,21 @@ def test_cli_smoke_run_on_the_demo_config(tmp_path):
 
 def test_variant_configs_set_each_switch():
     from mmengine.config import Config
-    bench = _load_tool()
     cfg = Config.fromfile(DEMO)
-    fp32 = bench.variant_cfg(cfg, bench.VARIANTS['fp32'])
+    fp32 = variant_cfg(cfg, VARIANTS['fp32'])
     assert fp32.model.get('compile') is None
     assert fp32.optim_wrapper.encoder.get('type', 'OptimWrapper') == \
         'OptimWrapper'
     # A GPU config's fast-path defaults are undone for the fp32 baseline.
-    gpu = bench.variant_cfg(
+    gpu = variant_cfg(
         Config.fromfile(osp.join(ROOT, 'configs', 'introvae_celeba-256.py')),
-        bench.VARIANTS['fp32'])
+        VARIANTS['fp32'])
     assert not gpu.model.channels_last
     for name in ('encoder', 'decoder'):
         assert gpu.optim_wrapper[name].type == 'OptimWrapper'
         assert gpu.optim_wrapper[name].optimizer.fused is False
         assert 'device_types' not in gpu.optim_wrapper[name]
-    every = bench.variant_cfg(cfg, bench.VARIANTS['all'])
+    every = variant_cfg(cfg, VARIANTS['all'])
     assert every.model.channels_last and every.model.compile
     for name in ('encoder', 'decoder'):
         assert every.optim_wrapper[name].type == 'BF16OptimWrapper'
@@ -222,9 +225,9 @@ def test_cli_variants_smoke_run(tmp_path):
 def test_soft_objective_variants_are_timed_against_fp32():
     """plain reproduces IntroVAE only: for Soft-IntroVAE --variants drops
     its row and takes the ratios to fp32; the other modes refuse it."""
-    soft = MODELS.build(tiny_model_cfg(objective='soft_introvae'))
-    with pytest.raises(ValueError, match="objective='introvae' only"):
-        tool.PlainLoop(soft, _optim_cfg(), torch.device('cpu'))
+    soft = MODELS.build(tiny_model_cfg(type='SoftIntroVAE', loss_config={}))
+    with pytest.raises(ValueError, match="type=IntroVAE only"):
+        PlainLoop(soft, _optim_cfg(), torch.device('cpu'))
     cfg = Config.fromfile(
         osp.join(ROOT, 'configs', 'soft-introvae_fashion-mnist-32.py'))
     bench = tool.Bench(cfg, soft, tool.make_samples(2, TINY_SIZE),

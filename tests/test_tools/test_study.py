@@ -85,7 +85,7 @@ def test_each_run_records_the_config_it_ran(smoke):
     soft = Config.fromfile(str(work / 'soft-introvae' / 'seed5' / 'config.py'))
     assert soft.randomness.seed == 5
     assert soft.train_cfg.max_iters == 3 and soft.model.vae_warmup_iters == 2
-    assert soft.model.objective == 'soft_introvae'
+    assert soft.model.type == 'SoftIntroVAE'
     assert soft.test_dataloader.dataset.indices == 8
     fid = [m for m in soft.test_evaluator.metrics if m['prefix'] == 'FID']
     assert fid[0]['fake_nums'] == fid[0]['real_nums'] == 8

@@ -1,4 +1,5 @@
 # The IntroVAE model with the paper's defaults; configs override the sizes.
+# The optimizers are in _base_/schedules/.
 # Data range: the preprocessor below maps uint8 pixels to [0, 1] (mean 0,
 # std 255) as the authors' code (ToTensor, no normalisation). mmagic's usual
 # mean=127.5, std=127.5 gives [-1, 1] and makes L_AE four times larger, so
@@ -20,16 +21,6 @@ model = dict(
         margin_loss=dict(type='MarginHingeLoss', margin=100.),
         # L_AE = 1/2 * per-image sum of squared errors, batch mean (paper).
         rec_loss=dict(type='MSELoss', loss_weight=0.5, reduction='sum')),
-    alpha=0.25,
-    beta=0.5,
+    # alpha/beta (the paper's, default 0.25/0.5) or authors_weights: set
+    # one of them in a config.
     vae_warmup_iters=0)
-
-# Adam with the paper's lr, one optimizer per network.
-optim_wrapper = dict(
-    constructor='MultiOptimWrapperConstructor',
-    encoder=dict(
-        type='OptimWrapper',
-        optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.999))),
-    decoder=dict(
-        type='OptimWrapper',
-        optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.999))))

@@ -1,14 +1,14 @@
-"""IntroVAE: the model, its encoder and decoder."""
+"""IntroVAE and Soft-IntroVAE: the models, their encoder and decoder."""
 from .introvae import IntroVAE
 from .introvae_decoder import IntroVAEDecoder
 from .introvae_encoder import IntroVAEEncoder
-from .introvae_inference import IntroVAEInferenceMixin, reparameterize
+from .introvae_inference import IntroVAEInferenceMixin
 from .introvae_modules import IntroVAEResBlock, SoftIntroVAEResBlock
 from .introvae_weights import IntroVAEWeights, SoftIntroVAEWeights
-from .soft_introvae_step import SoftIntroVAEObjectiveMixin
+from .soft_introvae import SoftIntroVAE
 
 __all__ = [
     'IntroVAE', 'IntroVAEDecoder', 'IntroVAEEncoder', 'IntroVAEResBlock',
-    'IntroVAEWeights', 'IntroVAEInferenceMixin', 'SoftIntroVAEWeights',
-    'SoftIntroVAEObjectiveMixin', 'SoftIntroVAEResBlock', 'reparameterize'
+    'IntroVAEWeights', 'IntroVAEInferenceMixin', 'SoftIntroVAE',
+    'SoftIntroVAEWeights', 'SoftIntroVAEResBlock'
 ]

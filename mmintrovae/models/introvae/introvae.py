@@ -11,28 +11,15 @@ from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor
 
-from ..utils import frozen_running_stats, reduce_gradients
-from .introvae_inference import IntroVAEInferenceMixin, reparameterize
-from .introvae_weights import IntroVAEWeights, SoftIntroVAEWeights
-from .soft_introvae_step import SoftIntroVAEObjectiveMixin
+from ..utils import frozen_running_stats, reduce_gradients, reparameterize
+from .introvae_inference import IntroVAEInferenceMixin
+from .introvae_weights import IntroVAEWeights
 
 ModelType = Union[dict, nn.Module]
 
-_DEFAULT_LOSSES = dict(
-    kl_loss=dict(type='GaussianKLLoss', reduction='mean'),
-    margin_loss=dict(type='MarginHingeLoss', margin=100., per_sample=False),
-    # The paper's L_AE = 1/2 * sum over pixels; 'sum' is divided by the batch
-    # size below, so it is summed over pixels and averaged over the batch.
-    rec_loss=dict(type='MSELoss', loss_weight=0.5, reduction='sum'),
-    # Soft-IntroVAE's exp-ELBO of fakes (used by objective='soft_introvae').
-    exp_elbo_loss=dict(type='ExpELBOLoss', loss_weight=0.25))
-# Soft-IntroVAE measures L_r as a per-image sum (no 1/2), batch mean.
-_SOFT_DEFAULT_REC_LOSS = dict(type='MSELoss', loss_weight=1.0, reduction='sum')
-_OBJECTIVES = ('introvae', 'soft_introvae')
-
 
 @MODELS.register_module()
-class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
+class IntroVAE(IntroVAEInferenceMixin, BaseModel):
     """Introspective VAE: a VAE whose encoder is also the discriminator.
 
     Each training step is Algorithm 1 of the paper: encode x, decode the
@@ -50,10 +37,16 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
     gives [-1, 1], which quadruples L_AE; ``margin`` and ``beta`` depend on
     this choice.
 
-    ``objective='soft_introvae'`` trains the same networks with the
-    Soft-IntroVAE objective instead (:class:`SoftIntroVAEObjectiveMixin`),
-    which replaces the hard margin by an exponential ELBO and is far easier
-    to stabilise; its weights are ``soft_weights``.
+    Where the loss weights live (one rule): a loss module's
+    ``loss_weight`` is part of the term's definition (L_AE's 1/2 is
+    ``rec_loss.loss_weight=0.5``), and every coefficient between terms is
+    in :attr:`weights` (:class:`IntroVAEWeights`, from ``alpha``/``beta``
+    or ``authors_weights``). A ``rec_loss`` with reduction ``'sum'`` is a
+    per-image sum, averaged over the batch (mmagic's 'sum' also sums over
+    the batch, so it is divided by N).
+
+    :class:`SoftIntroVAE` trains the same networks with the Soft-IntroVAE
+    objective (``type='SoftIntroVAE'``).
 
     Args:
         encoder (dict | nn.Module): The encoder, e.g. ``IntroVAEEncoder``.
@@ -64,11 +57,7 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
             ``MarginHingeLoss(margin=100)``; ``margin='auto'`` measures it
             at the end of the warm-up) and ``rec_loss`` (L_AE, any mmagic
             pixel loss; default ``MSELoss(loss_weight=0.5, reduction='sum')``).
-            Keys left out keep their default. A ``rec_loss`` with
-            reduction 'sum' is divided by the batch size (sum over pixels,
-            mean over the batch, as the paper). ``exp_elbo_loss`` (default
-            ``ExpELBOLoss(0.25)``) is used by the Soft-IntroVAE objective,
-            whose default ``rec_loss`` is ``MSELoss(1.0, 'sum')``.
+            Keys left out keep their default (:attr:`default_losses`).
         alpha (float, optional): The paper's weight of the adversarial terms
             (default 0.25). 0 trains a plain VAE.
         beta (float, optional): The paper's weight of L_AE (default 0.5).
@@ -80,11 +69,6 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         ema_config (dict, optional): mmagic ``ExponentialMovingAverage``
             config for a sampling copy of the decoder (e.g.
             ``dict(momentum=0.001)``). Defaults to None (no EMA).
-        objective (str): 'introvae' (the paper's margin hinge) or
-            'soft_introvae'. Defaults to 'introvae'.
-        soft_weights (dict, optional): ``beta_rec``, ``beta_kl``,
-            ``beta_neg``, ``gamma_r`` of Soft-IntroVAE (defaults 1, 1, 256,
-            1e-8); only with ``objective='soft_introvae'``.
         channels_last (bool): Keep the encoder's and the decoder's weights
             and the real images in ``torch.channels_last`` memory format
             (faster convolutions on tensor-core GPUs). Defaults to False.
@@ -104,6 +88,12 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
             the decoder is not compiled. Defaults to None (eager).
     """
 
+    #: The loss modules of ``loss_config`` and their defaults.
+    default_losses = dict(
+        kl_loss=dict(type='GaussianKLLoss', reduction='mean'),
+        margin_loss=dict(type='MarginHingeLoss', margin=100.),
+        rec_loss=dict(type='MSELoss', loss_weight=0.5, reduction='sum'))
+
     def __init__(self,
                  encoder: ModelType,
                  decoder: ModelType,
@@ -114,8 +104,6 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
                  authors_weights: Optional[dict] = None,
                  vae_warmup_iters: int = 0,
                  ema_config: Optional[dict] = None,
-                 objective: str = 'introvae',
-                 soft_weights: Optional[dict] = None,
                  channels_last: bool = False,
                  compile: Union[bool, dict, None] = None,
                  bn_stats: str = 'real'):
@@ -133,15 +121,15 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
                 f'IntroVAE: encoder latent_dim={self.encoder.latent_dim} and '
                 f'decoder latent_dim={self.latent_dim} differ; set the same '
                 'latent_dim in model.encoder and model.decoder.')
-        self._set_objective(objective, alpha, beta, authors_weights,
-                            soft_weights)
+        self.weights = self._build_weights(alpha, beta, authors_weights)
         if vae_warmup_iters < 0:
             raise ValueError('IntroVAE: model.vae_warmup_iters='
                              f'{vae_warmup_iters} must be >= 0.')
         self.vae_warmup_iters = vae_warmup_iters
         self._build_losses(dict(loss_config or {}))
-        if (self.objective == 'introvae' and self.margin_loss.auto
-                and vae_warmup_iters == 0):
+        margin_loss = getattr(self, 'margin_loss', None)
+        if margin_loss is not None and margin_loss.auto and (vae_warmup_iters
+                                                             == 0):
             raise ValueError(
                 "IntroVAE: model.loss_config.margin_loss.margin='auto' sets "
                 'm from the KL of real images at the end of the plain-VAE '
@@ -184,57 +172,46 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         self.encoder.compile(**compile)
         self.decoder.compile(**compile)
 
-    def _set_objective(self, objective: str, alpha: Optional[float],
-                       beta: Optional[float], authors_weights: Optional[dict],
-                       soft_weights: Optional[dict]) -> None:
-        """Checks the objective and derives every loss weight from it."""
-        if objective not in _OBJECTIVES:
-            raise ValueError(f'IntroVAE: model.objective={objective!r}; use '
-                             f'one of {_OBJECTIVES}.')
-        self.objective = objective
-        self.soft_weights = None
-        if objective == 'introvae':
-            if soft_weights is not None:
-                raise ValueError('IntroVAE: model.soft_weights needs '
-                                 "model.objective='soft_introvae'.")
-            self.weights = IntroVAEWeights.from_config(alpha, beta,
-                                                       authors_weights)
-            return
-        if not (alpha is None and beta is None and authors_weights is None):
-            raise ValueError(
-                "IntroVAE: with model.objective='soft_introvae' set its "
-                'weights in model.soft_weights, not alpha/beta/'
-                'authors_weights (set those to None).')
-        self.soft_weights = SoftIntroVAEWeights.from_config(soft_weights)
-        # The plain-VAE warm-up of Soft-IntroVAE: b_kl * KL + b_rec * L_r.
-        w = self.soft_weights
-        self.weights = IntroVAEWeights(w.beta_kl, 0., 0., w.beta_rec,
-                                       w.beta_kl, w.beta_rec)
+    def _build_weights(self, alpha: Optional[float], beta: Optional[float],
+                       authors_weights: Optional[dict]) -> IntroVAEWeights:
+        """Every loss coefficient, from the paper's or the authors' weights.
+
+        Args:
+            alpha (float, optional): The paper's alpha (default 0.25).
+            beta (float, optional): The paper's beta (default 0.5).
+            authors_weights (dict, optional): The authors' scripts' weights.
+
+        Returns:
+            IntroVAEWeights: The coefficients of L_E, L_G and the warm-up.
+        """
+        return IntroVAEWeights.from_config(alpha, beta, authors_weights)
 
     def _build_losses(self, loss_config: dict) -> None:
         """Builds the loss modules, with clear errors for bad keys."""
-        if self.objective == 'soft_introvae':
-            loss_config.setdefault('rec_loss', _SOFT_DEFAULT_REC_LOSS)
-        unknown = set(loss_config) - set(_DEFAULT_LOSSES)
+        owner = type(self).__name__
+        unknown = set(loss_config) - set(self.default_losses)
         if unknown:
             raise KeyError(
-                f'IntroVAE: unknown key(s) {sorted(unknown)} in '
-                f'model.loss_config; expected {sorted(_DEFAULT_LOSSES)}.')
-        for name, default in _DEFAULT_LOSSES.items():
+                f'{owner}: unknown key(s) {sorted(unknown)} in '
+                f'model.loss_config; expected {sorted(self.default_losses)}.')
+        for name, default in self.default_losses.items():
             cfg = loss_config.get(name, default)
             try:
                 setattr(self, name, MODELS.build(cfg))
             except KeyError as err:
                 raise KeyError(
-                    f'IntroVAE: model.loss_config.{name}.type={cfg["type"]!r}'
+                    f'{owner}: model.loss_config.{name}.type={cfg["type"]!r}'
                     ' is not a registered loss; check the spelling or import '
                     f'the module that registers it ({err}).') from None
         reduction = getattr(self.rec_loss, 'reduction', 'mean')
         if reduction not in ('sum', 'mean'):
             raise ValueError(
-                f'IntroVAE: model.loss_config.rec_loss.reduction='
+                f'{owner}: model.loss_config.rec_loss.reduction='
                 f"{reduction!r}; use 'sum' (per-image sum, batch mean) or "
                 "'mean' (mean over all pixels).")
+        # The same loss, per pixel, for per-image errors (rec_per_sample).
+        self._rec_loss_per_pixel = deepcopy(self.rec_loss)
+        self._rec_loss_per_pixel.reduction = 'none'
 
     # ------------------------------------------------------------------
     # The training step: Algorithm 1 of the paper.
@@ -261,8 +238,6 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         if curr_iter < self.vae_warmup_iters:
             log_vars = self.vae_step(x, enc_optim, dec_optim)
             self._observe_margin(curr_iter, log_vars['kl_real'])
-        elif self.objective == 'soft_introvae':
-            log_vars = self.soft_introspective_step(x, enc_optim, dec_optim)
         else:
             self._calibrate_margin()
             log_vars = self.introspective_step(x, enc_optim, dec_optim)
@@ -313,17 +288,12 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         # theta_G <- theta_G - eta * grad_G(L_G); the encoder is not updated.
         self._update(dec_optim, loss_decoder, self.decoder)
 
-        return self._detach(
-            loss_ae=loss_ae,
-            kl_real=kl_real,
-            kl_rec_enc=kl_rec_e.mean(),
-            kl_fake_enc=kl_fake_e.mean(),
-            kl_rec_dec=kl_rec_d,
-            kl_fake_dec=kl_fake_d,
+        return self._game_logs(
+            loss_ae,
+            kl_real, (kl_rec_e, kl_fake_e, kl_rec_d, kl_fake_d),
+            (loss_encoder, loss_decoder),
             hinge_rec=hinge_rec,
             hinge_fake=hinge_fake,
-            loss_encoder=loss_encoder,
-            loss_decoder=loss_decoder,
             margin=self.margin_loss.margin_value)
 
     def vae_step(self, x: Tensor, enc_optim: OptimWrapper,
@@ -331,14 +301,7 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         """A plain-VAE step, used during the warm-up iterations.
 
         Both networks descend ``warmup_kl * L_REG(x) + warmup_rec * L_AE``.
-
-        Args:
-            x (Tensor): Real images, preprocessed.
-            enc_optim (OptimWrapper): The encoder's optimizer wrapper.
-            dec_optim (OptimWrapper): The decoder's optimizer wrapper.
-
-        Returns:
-            dict[str, Tensor]: Detached values to log.
+        Arguments and return value as :meth:`introspective_step`.
         """
         with enc_optim.optim_context(self.encoder):
             mu, logvar = self.encoder(x)
@@ -356,15 +319,15 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
     def _observe_margin(self, curr_iter: int, kl_real: Tensor) -> None:
         """Feeds the KL of real images of the warm-up's last iterations to
         an automatic margin (``MarginHingeLoss(margin='auto')``)."""
-        hinge = self.margin_loss
-        if (self.objective == 'introvae' and hinge.auto
+        hinge = getattr(self, 'margin_loss', None)
+        if (hinge is not None and hinge.auto
                 and curr_iter >= self.vae_warmup_iters - hinge.auto_window):
             hinge.observe(kl_real)
 
     def _calibrate_margin(self) -> None:
         """Sets an automatic margin at the first introspective iteration."""
-        hinge = self.margin_loss
-        if hinge.auto and not hinge.calibrated:
+        hinge = getattr(self, 'margin_loss', None)
+        if hinge is not None and hinge.auto and not hinge.calibrated:
             count = int(hinge.observed_count)
             margin = hinge.calibrate()
             print_log(
@@ -408,13 +371,9 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
         Returns:
             Tensor: Per-image errors (float32).
         """
-        loss = self.rec_loss
-        saved, loss.reduction = loss.reduction, 'none'
-        try:
-            per_pixel = loss(x_r.float(), x.float()).flatten(1)
-        finally:
-            loss.reduction = saved
-        return per_pixel.sum(1) if saved == 'sum' else per_pixel.mean(1)
+        per_pixel = self._rec_loss_per_pixel(x_r.float(), x.float()).flatten(1)
+        return (per_pixel.sum(1)
+                if self.rec_loss.reduction == 'sum' else per_pixel.mean(1))
 
     def kl_per_sample(self, images: Tensor) -> Tensor:
         """Encodes images and returns the KL of each posterior, shape (N,).
@@ -470,6 +429,34 @@ class IntroVAE(IntroVAEInferenceMixin, SoftIntroVAEObjectiveMixin, BaseModel):
     def _detach(**values: Tensor) -> Dict[str, Tensor]:
         """Detached copies of the values to log."""
         return {k: v.detach() for k, v in values.items()}
+
+    @classmethod
+    def _game_logs(cls, loss_ae: Tensor, kl_real: Tensor,
+                   kls: Tuple[Tensor, Tensor, Tensor,
+                              Tensor], losses: Tuple[Tensor, Tensor],
+                   **extra: Tensor) -> Dict[str, Tensor]:
+        """The values an introspective step logs, detached.
+
+        Args:
+            loss_ae (Tensor): The reconstruction loss of real images.
+            kl_real (Tensor): The KL of real images.
+            kls (tuple[Tensor]): The KL of reconstructions and samples as
+                the encoder judged them (per sample) and as the decoder's
+                update saw them (batch means).
+            losses (tuple[Tensor]): The encoder's and the decoder's loss.
+            **extra (Tensor): The objective's own terms.
+        """
+        kl_rec_e, kl_fake_e, kl_rec_d, kl_fake_d = kls
+        return cls._detach(
+            loss_ae=loss_ae,
+            kl_real=kl_real,
+            kl_rec_enc=kl_rec_e.mean(),
+            kl_fake_enc=kl_fake_e.mean(),
+            kl_rec_dec=kl_rec_d,
+            kl_fake_dec=kl_fake_d,
+            **extra,
+            loss_encoder=losses[0],
+            loss_decoder=losses[1])
 
     @staticmethod
     def _split_optim_wrapper(

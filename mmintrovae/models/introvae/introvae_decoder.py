@@ -22,13 +22,9 @@ class IntroVAEDecoder(nn.Module):
             walks it in reverse).
         latent_dim (int): Size of z.
         out_channels (int): Image channels. Defaults to 3.
-        block (str): The residual block: ``'introvae'``
-            (:class:`IntroVAEResBlock`, BatchNorm after the residual add, as
-            IntroVAE's code) or ``'soft_introvae'``
-            (:class:`SoftIntroVAEResBlock`, BatchNorm before the add, as
-            Soft-IntroVAE's code). Both have the same parameter names, so
-            the state dict keys do not depend on it. Defaults to
-            ``'introvae'``.
+        block (str): The residual block, ``'introvae'`` or
+            ``'soft_introvae'``, as for :class:`IntroVAEEncoder`. Defaults
+            to ``'introvae'``.
         upsample (str): How each level doubles the feature map:
             ``'nearest'`` (the authors' code) or ``'bilinear'`` (no
             parameters either, so checkpoints load into both; smooths the

@@ -9,18 +9,7 @@ from mmagic.structures import DataSample
 from mmagic.utils.typing import ForwardInputs, SampleList
 from torch import Tensor
 
-
-def reparameterize(mu: Tensor, logvar: Tensor) -> Tensor:
-    """Draws z = mu + exp(logvar / 2) * eps with eps ~ N(0, I).
-
-    Args:
-        mu (Tensor): Posterior means (N, D).
-        logvar (Tensor): Posterior log-variances (N, D).
-
-    Returns:
-        Tensor: A sample of q(z|x), differentiable in mu and logvar.
-    """
-    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+from ..utils import reparameterize
 
 
 class IntroVAEInferenceMixin:

@@ -6,7 +6,8 @@ import torch.nn as nn
 
 
 class _ResBlockLayers(nn.Module):
-    """The layers both residual blocks share; only ``forward`` differs.
+    """The layers and first half both residual blocks share; only ``join``
+    (how the branch meets the shortcut) differs.
 
     Two bias-free 3x3 convs (``conv1``, ``conv2``) with a BatchNorm after
     each (``bn1``, ``bn2``), LeakyReLU(0.2) and a shortcut that is a
@@ -32,6 +33,21 @@ class _ResBlockLayers(nn.Module):
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.act = nn.LeakyReLU(0.2)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Applies the block.
+
+        Args:
+            x (Tensor): Input feature map (N, C_in, H, W).
+
+        Returns:
+            Tensor: Output feature map (N, C_out, H, W).
+        """
+        return self.join(self.conv2(self.act(self.bn1(self.conv1(x)))), x)
+
+    def join(self, branch: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Combines the residual branch (after conv2) with the shortcut."""
+        raise NotImplementedError
+
 
 class IntroVAEResBlock(_ResBlockLayers):
     """The residual block of the authors' ``networks.py``.
@@ -47,18 +63,9 @@ class IntroVAEResBlock(_ResBlockLayers):
         out_channels (int): Output channels.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Applies the block.
-
-        Args:
-            x (Tensor): Input feature map (N, C_in, H, W).
-
-        Returns:
-            Tensor: Output feature map (N, C_out, H, W).
-        """
-        out = self.act(self.bn1(self.conv1(x)))
-        out = self.conv2(out)
-        return self.act(self.bn2(out + self.shortcut(x)))
+    def join(self, branch: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """BN and LeakyReLU of the sum of branch and shortcut."""
+        return self.act(self.bn2(branch + self.shortcut(x)))
 
 
 class SoftIntroVAEResBlock(_ResBlockLayers):
@@ -81,18 +88,9 @@ class SoftIntroVAEResBlock(_ResBlockLayers):
         out_channels (int): Output channels.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Applies the block.
-
-        Args:
-            x (Tensor): Input feature map (N, C_in, H, W).
-
-        Returns:
-            Tensor: Output feature map (N, C_out, H, W).
-        """
-        out = self.act(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.act(out + self.shortcut(x))
+    def join(self, branch: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """LeakyReLU of the BN-normalised branch plus the shortcut."""
+        return self.act(self.bn2(branch) + self.shortcut(x))
 
 
 #: The residual blocks the encoder and decoder accept as ``block``.

@@ -137,12 +137,13 @@ class SoftIntroVAEWeights:
         cfg = dict(cfg or {})
         unknown = set(cfg) - set(cls.__dataclass_fields__)
         if unknown:
-            raise KeyError(f'IntroVAE: unknown key(s) {sorted(unknown)} in '
-                           'model.soft_weights; expected '
-                           f'{sorted(cls.__dataclass_fields__)}.')
+            raise KeyError(
+                f'SoftIntroVAE: unknown key(s) {sorted(unknown)} in '
+                'model.soft_weights; expected '
+                f'{sorted(cls.__dataclass_fields__)}.')
         weights = cls(**cfg)
         for name, value in vars(weights).items():
             if not value >= 0:
-                raise ValueError(f'IntroVAE: model.soft_weights.{name}='
+                raise ValueError(f'SoftIntroVAE: model.soft_weights.{name}='
                                  f'{value!r} must be >= 0.')
         return weights

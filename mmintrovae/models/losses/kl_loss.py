@@ -3,6 +3,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+from mmagic.models.losses.loss_wrapper import reduce_loss
 from mmagic.registry import MODELS
 
 _REDUCTIONS = ('none', 'mean', 'sum')
@@ -18,24 +19,6 @@ def check_reduction(reduction: str, owner: str) -> None:
     if reduction not in _REDUCTIONS:
         raise ValueError(f'{owner}: reduction={reduction!r} is not supported; '
                          f'use one of {_REDUCTIONS} in its config.')
-
-
-def reduce_over_batch(per_sample: torch.Tensor,
-                      reduction: str) -> torch.Tensor:
-    """Reduces a per-sample loss of shape (N,) over the batch.
-
-    Args:
-        per_sample (Tensor): Loss of each sample.
-        reduction (str): 'none', 'mean' or 'sum'.
-
-    Returns:
-        Tensor: The reduced loss.
-    """
-    if reduction == 'mean':
-        return per_sample.mean()
-    if reduction == 'sum':
-        return per_sample.sum()
-    return per_sample
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -94,5 +77,5 @@ class GaussianKLLoss(nn.Module):
         """
         reduction = reduction_override or self.reduction
         check_reduction(reduction, type(self).__name__)
-        kl = reduce_over_batch(gaussian_kl(mu, logvar), reduction)
+        kl = reduce_loss(gaussian_kl(mu, logvar), reduction)
         return self.loss_weight * kl

@@ -5,10 +5,11 @@ from typing import Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from mmagic.models.losses.loss_wrapper import reduce_loss
 from mmagic.registry import MODELS
 from mmengine.dist import all_reduce, get_world_size
 
-from .kl_loss import check_reduction, reduce_over_batch
+from .kl_loss import check_reduction
 
 
 def global_mean(values: torch.Tensor) -> torch.Tensor:
@@ -186,7 +187,7 @@ class MarginHingeLoss(nn.Module):
                 'the model calls it at the end of its plain-VAE warm-up.')
         margin = self.margin_value.to(energy.dtype)
         if self.per_sample:
-            hinge = reduce_over_batch(
+            hinge = reduce_loss(
                 F.relu(margin - energy.flatten()), self.reduction)
         else:
             hinge = F.relu(margin - global_mean(energy))

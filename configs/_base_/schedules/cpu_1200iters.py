@@ -1,0 +1,22 @@
+# The 2-CPU-core budget of `make demo` and `make study`: Adam with the
+# paper's lr (fp32, one optimizer per network) for 1,200 iterations (about
+# 15 min on 2 cores: 0.5 s per warm-up iteration, 1 s per introspective
+# one, measured on the development machine), grids every 300 iterations and
+# the stability guard. Configs also set default_hooks' logger interval 50
+# and checkpoint interval 600.
+optim_wrapper = dict(
+    constructor='MultiOptimWrapperConstructor',
+    encoder=dict(
+        type='OptimWrapper',
+        optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.999))),
+    decoder=dict(
+        type='OptimWrapper',
+        optimizer=dict(type='Adam', lr=2e-4, betas=(0.9, 0.999))))
+
+# No validation while training (val_begin past the end): tools/test.py
+# evaluates the final checkpoint.
+train_cfg = dict(by_epoch=False, max_iters=1200, val_begin=1201)
+custom_hooks = [
+    dict(type='IntroVAEVisualizationHook', interval=300),
+    dict(type='IntroVAEStabilityGuardHook'),
+]

@@ -1,0 +1,2 @@
+"""The parts of ``tools/benchmark.py``: the plain baseline, the step and
+Runner modes, the memory meter and the report."""
