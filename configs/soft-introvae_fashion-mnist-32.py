@@ -14,7 +14,7 @@ nets = dict(image_size=32, channels=(32, 64, 128), latent_dim=32)
 
 model = dict(
     encoder=nets,
-    decoder=nets,
+    decoder=dict(nets, upsample='bilinear'),  # as introvae_fashion-mnist-32
     soft_weights=dict(beta_rec=1.0, beta_kl=1.0, beta_neg=256., gamma_r=1e-8),
     vae_warmup_iters=300)
 
