@@ -5,6 +5,7 @@ from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
+from mmagic.models.utils import noise_sample_fn
 from mmagic.structures import DataSample
 from mmagic.utils.typing import ForwardInputs, SampleList
 from torch import Tensor
@@ -148,18 +149,17 @@ class IntroVAEInferenceMixin:
 
     def _noise(self, inputs: ForwardInputs,
                data_samples: Optional[DataSample]) -> Tensor:
-        """Prior noise from ``inputs`` as BaseGAN accepts it."""
-        if isinstance(inputs, Tensor):
-            return inputs
-        noise = inputs.get('noise')
-        if isinstance(noise, Tensor):
-            return noise.to(self._device)
-        num = inputs.get('num_batches')
+        """Prior noise from ``inputs`` as BaseGAN accepts it (a Tensor, a
+        callable or None, and ``num_batches``), by mmagic's sampler."""
+        noise = inputs if isinstance(inputs, Tensor) else inputs.get('noise')
+        num = None if isinstance(inputs, Tensor) else inputs.get('num_batches')
         if num is None:
             num = len(data_samples) if data_samples is not None else 1
-        if callable(noise):
-            return noise((num, self.latent_dim)).to(self._device)
-        return torch.randn(num, self.latent_dim, device=self._device)
+        return noise_sample_fn(
+            noise,
+            num_batches=num,
+            noise_size=self.latent_dim,
+            device=self._device)
 
     @torch.no_grad()
     def forward(self,
