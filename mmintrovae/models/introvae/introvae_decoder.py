@@ -13,7 +13,8 @@ class IntroVAEDecoder(nn.Module):
     """Maps a latent code to an image.
 
     Linear -> ReLU to a 4x4 map, then for each channel count (in reverse) a
-    residual block and a nearest x2 upsampling, a last residual block and a
+    residual block and an x2 upsampling (``upsample``, nearest as the
+    authors by default), a last residual block and a
     conv5x5 to the image. No output activation, as in the authors' code.
 
     Args:
