@@ -171,6 +171,11 @@ def test_soft_config_errors_are_named(build_model):
         build_model(**soft, alpha=0.3)
     with pytest.raises(KeyError, match='model.soft_weights'):
         build_model(**soft, soft_weights=dict(bet=1))
+    # a config written for the removed objective switch says what to use
+    for old in (dict(objective='soft_introvae'), dict(soft_weights={})):
+        with pytest.raises(
+                ValueError, match=r"removed.*model.type='SoftIntroVAE'"):
+            build_model(**old)
     # the margin belongs to IntroVAE: the key is refused, naming the others
     with pytest.raises(KeyError, match=r"\['margin_loss'\].*exp_elbo_loss"):
         build_model(type='SoftIntroVAE')

@@ -86,6 +86,10 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
             dict keys do not change); a dict is passed on as its keyword
             arguments, e.g. ``dict(mode='max-autotune')``. The EMA copy of
             the decoder is not compiled. Defaults to None (eager).
+        objective (str, optional): Removed; only there to tell configs
+            written for it what to use instead (``type='SoftIntroVAE'``).
+        soft_weights (dict, optional): Removed likewise (a
+            :class:`SoftIntroVAE` argument).
     """
 
     #: The loss modules of ``loss_config`` and their defaults.
@@ -106,7 +110,9 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
                  ema_config: Optional[dict] = None,
                  channels_last: bool = False,
                  compile: Union[bool, dict, None] = None,
-                 bn_stats: str = 'real'):
+                 bn_stats: str = 'real',
+                 objective: Optional[str] = None,
+                 soft_weights: Optional[dict] = None):
         if isinstance(data_preprocessor, dict):
             # mmagic's registry, whatever the current default scope is.
             data_preprocessor = MODELS.build(data_preprocessor)
@@ -121,6 +127,13 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
                 f'IntroVAE: encoder latent_dim={self.encoder.latent_dim} and '
                 f'decoder latent_dim={self.latent_dim} differ; set the same '
                 'latent_dim in model.encoder and model.decoder.')
+        if objective is not None or soft_weights is not None:
+            raise ValueError(
+                f'{type(self).__name__}: model.objective and '
+                'model.soft_weights were removed from IntroVAE. For '
+                "Soft-IntroVAE set model.type='SoftIntroVAE' with its "
+                'model.soft_weights (see configs/_base_/models/'
+                "soft_introvae.py); for IntroVAE drop both keys.")
         self.weights = self._build_weights(alpha, beta, authors_weights)
         if vae_warmup_iters < 0:
             raise ValueError('IntroVAE: model.vae_warmup_iters='
