@@ -10,7 +10,6 @@ _base_ = [
     '_base_/models/introvae.py',
     '_base_/datasets/image_folder.py',
     '_base_/schedules/gpu_fast.py',
-    '_base_/default_runtime.py',
 ]
 
 image_size = 128
@@ -19,10 +18,9 @@ latent_dim = 256
 data_root = 'data/celeba_hq/128'
 
 model = dict(
-    encoder=dict(
-        image_size=image_size, channels=channels, latent_dim=latent_dim),
-    decoder=dict(
-        image_size=image_size, channels=channels, latent_dim=latent_dim),
+    image_size=image_size,  # given to the encoder and the decoder
+    channels=channels,
+    latent_dim=latent_dim,
     loss_config=dict(margin_loss=dict(type='MarginHingeLoss', margin=110.)),
     alpha=0.25,
     beta=0.5,

@@ -15,7 +15,6 @@ _base_ = [
     '_base_/models/introvae.py',
     '_base_/datasets/image_folder.py',
     '_base_/schedules/gpu_fast.py',
-    '_base_/default_runtime.py',
 ]
 
 image_size = 256
@@ -25,10 +24,9 @@ data_root = 'data/celeba_hq/256'
 total_batch = 16
 
 model = dict(
-    encoder=dict(
-        image_size=image_size, channels=channels, latent_dim=latent_dim),
-    decoder=dict(
-        image_size=image_size, channels=channels, latent_dim=latent_dim),
+    image_size=image_size,  # given to the encoder and the decoder
+    channels=channels,
+    latent_dim=latent_dim,
     loss_config=dict(
         margin_loss=dict(type='MarginHingeLoss', margin=120.),
         rec_loss=dict(type='MSELoss', loss_weight=1.0, reduction='sum')),

@@ -8,14 +8,12 @@ _base_ = [
     '_base_/models/introvae.py',
     '_base_/datasets/synthetic_faces.py',
     '_base_/schedules/cpu_1200iters.py',
-    '_base_/default_runtime.py',
 ]
 
-nets = dict(image_size=64, channels=(16, 32, 64, 128), latent_dim=64)
-
 model = dict(
-    encoder=nets,
-    decoder=nets,
+    image_size=64,  # given to the encoder and the decoder
+    channels=(16, 32, 64, 128),
+    latent_dim=64,
     # m a little above the KL of real images (about 25-30 here); a small
     # alpha and a large beta keep reconstructions improving during the
     # short adversarial phase (alpha 0.25, beta 0.5, m 60 made L_AE rise
@@ -26,9 +24,7 @@ model = dict(
     vae_warmup_iters=300)
 
 train_cfg = dict(max_iters=1000, val_begin=1001)
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(interval=500, max_keep_ckpts=2))
+default_hooks = dict(checkpoint=dict(interval=500, max_keep_ckpts=2))
 custom_hooks = [
     dict(type='IntroVAEVisualizationHook', interval=200),
     dict(type='IntroVAEStabilityGuardHook'),

@@ -17,16 +17,13 @@ _base_ = [
     '_base_/models/soft_introvae.py',
     '_base_/datasets/image_folder.py',
     '_base_/schedules/gpu_fast.py',
-    '_base_/default_runtime.py',
 ]
 
 data_root = 'data/celeba_hq/256'
-nets = dict(
-    image_size=256, channels=(64, 128, 256, 512, 512, 512), latent_dim=256)
-
 model = dict(
-    encoder=nets,
-    decoder=nets,
+    image_size=256,  # given to the encoder and the decoder
+    channels=(64, 128, 256, 512, 512, 512),
+    latent_dim=256,
     soft_weights=dict(beta_rec=1.0, beta_kl=0.5, beta_neg=1024., gamma_r=1e-8),
     ema_config=dict(momentum=0.001),
     channels_last=True)  # the GPU fast path, with schedules/gpu_fast.py

@@ -7,17 +7,12 @@ _base_ = [
     '_base_/models/soft_introvae.py',
     '_base_/datasets/fashion_mnist.py',
     '_base_/schedules/cpu_1200iters.py',
-    '_base_/default_runtime.py',
 ]
 
-nets = dict(image_size=32, channels=(32, 64, 128), latent_dim=32)
-
 model = dict(
-    encoder=nets,
-    decoder=dict(nets, upsample='bilinear'),  # as introvae_fashion-mnist-32
+    image_size=32,  # given to the encoder and the decoder
+    channels=(32, 64, 128),
+    latent_dim=32,
+    decoder=dict(upsample='bilinear'),  # as introvae_fashion-mnist-32
     soft_weights=dict(beta_rec=1.0, beta_kl=1.0, beta_neg=256., gamma_r=1e-8),
     vae_warmup_iters=300)
-
-default_hooks = dict(
-    logger=dict(interval=50),
-    checkpoint=dict(interval=600, max_keep_ckpts=1))

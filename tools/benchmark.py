@@ -144,11 +144,6 @@ def load_config(name: str) -> Config:
     return Config.fromfile(resolve_config(name))
 
 
-def image_size_of(cfg: Config) -> int:
-    """The training resolution: ``model.encoder.image_size``."""
-    return int(cfg.model.encoder.image_size)
-
-
 def build_model(cfg: Config, notes: List[str]) -> nn.Module:
     """Builds the config's model on the CPU, seeded, in training mode.
 
@@ -339,7 +334,7 @@ def prepare(args: argparse.Namespace) -> tuple:
         (cfg.get('env_cfg') or {}).get('cudnn_benchmark', False))
     notes = [n for n in [amp_note(cfg)] if n]
     model = build_model(cfg, notes)
-    size = image_size_of(cfg)
+    size = model.encoder.image_size
     batch_size = args.batch_size or cfg.train_dataloader.batch_size
     samples = make_samples(batch_size, size)
     bench = Bench(cfg, model, samples, device, args.warmup, args.iters)

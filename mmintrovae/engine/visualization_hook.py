@@ -27,10 +27,11 @@ class IntroVAEVisualizationHook(Hook):
         seed (int): Seed of the fixed noise. Defaults to 0.
         after_run (bool): Also draw a grid when training ends.
 
-    Why not mmagic's ``VisualizationHook`` (``vis_kwargs_list``), checked
-    with mmagic 1.2.0 on a tiny Runner: its ``GAN`` sampler needs a
-    ``noise_fn`` the model does not have; fixed noise can only be passed as
-    a tensor in ``forward_kwargs``, which a ``.py`` config cannot create;
+    mmagic's ``VisualizationHook`` works with IntroVAE too (its ``GAN``
+    sampler draws through ``IntroVAE.noise_fn``), but cannot draw this grid
+    (checked with mmagic 1.2.0 on a tiny Runner): fixed noise can only be
+    passed as a tensor in ``forward_kwargs``, which a ``.py`` config cannot
+    create;
     each sampler writes its own picture, so fixed-noise samples cannot share
     the picture of the reconstructions; its ``Data`` batch carries no
     ``sample_model``, so the EMA decoder is always used when there is one;

@@ -65,12 +65,11 @@ INTROVAE_CONFIGS = [p for p in CONFIGS if _is_introvae(p)]
 def _image_size(cfg: Config) -> int:
     """The side of the square images the config's model works on.
 
-    IntroVAE models take it from the encoder; other models from the
-    config's top-level ``image_size`` variable.
+    IntroVAE models have it as ``model.image_size`` (given to both
+    networks); other models from the config's top-level ``image_size``.
     """
     if issubclass(MODELS.get(cfg.model.type), IntroVAE):
-        assert cfg.model.encoder.image_size == cfg.model.decoder.image_size
-        return cfg.model.encoder.image_size
+        return cfg.model.image_size
     assert 'image_size' in cfg, (
         f'{cfg.filename}: no top-level image_size; teach _image_size() the '
         'resolution of this kind of model')

@@ -6,6 +6,8 @@
 # H200 with the reference code; torch.compile, checked on CPU but not yet
 # timed on a GPU, is one more: --cfg-options model.compile=True.
 # tools/benchmark.py --variants times each one. Configs set train_cfg.
+_base_ = ['../default_runtime.py']
+
 fast_wrapper = dict(
     type='BF16OptimWrapper',
     device_types=('cuda', ),

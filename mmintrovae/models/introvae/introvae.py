@@ -1,6 +1,6 @@
 """IntroVAE (Huang et al., NeurIPS 2018) as an mmagic model."""
 from copy import deepcopy
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -41,9 +41,10 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
     ``loss_weight`` is part of the term's definition (L_AE's 1/2 is
     ``rec_loss.loss_weight=0.5``), and every coefficient between terms is
     in :attr:`weights` (:class:`IntroVAEWeights`, from ``alpha``/``beta``
-    or ``authors_weights``). A ``rec_loss`` with reduction ``'sum'`` is a
-    per-image sum, averaged over the batch (mmagic's 'sum' also sums over
-    the batch, so it is divided by N).
+    or ``authors_weights``). Every loss is a batch mean of per-image terms:
+    the KL summed over latents, and the ``rec_loss`` summed over the pixels
+    of an image for its reduction ``'sum'`` (the paper's L_AE) or averaged
+    over them for ``'mean'``.
 
     :class:`SoftIntroVAE` trains the same networks with the Soft-IntroVAE
     objective (``type='SoftIntroVAE'``).
@@ -86,6 +87,13 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
             dict keys do not change); a dict is passed on as its keyword
             arguments, e.g. ``dict(mode='max-autotune')``. The EMA copy of
             the decoder is not compiled. Defaults to None (eager).
+        image_size (int, optional): The side of the images, given to both
+            networks when built from dicts (as mmagic's ``BaseGAN`` gives
+            its generator ``noise_size``), so a config states the size once.
+            A network dict that sets it itself keeps its own value.
+        channels (tuple[int], optional): The networks' channels per stage,
+            given to both likewise.
+        latent_dim (int, optional): The latent size, given to both likewise.
         objective (str, optional): Removed; only there to tell configs
             written for it what to use instead (``type='SoftIntroVAE'``).
         soft_weights (dict, optional): Removed likewise (a
@@ -111,22 +119,30 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
                  channels_last: bool = False,
                  compile: Union[bool, dict, None] = None,
                  bn_stats: str = 'real',
+                 image_size: Optional[int] = None,
+                 channels: Optional[Sequence[int]] = None,
+                 latent_dim: Optional[int] = None,
                  objective: Optional[str] = None,
                  soft_weights: Optional[dict] = None):
         if isinstance(data_preprocessor, dict):
             # mmagic's registry, whatever the current default scope is.
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor)
-        self.encoder = MODELS.build(encoder) if isinstance(encoder,
-                                                           dict) else encoder
-        self.decoder = MODELS.build(decoder) if isinstance(decoder,
-                                                           dict) else decoder
+        sizes = dict(
+            image_size=image_size, channels=channels, latent_dim=latent_dim)
+        sizes = {k: v for k, v in sizes.items() if v is not None}
+        self.encoder = self._build_network('encoder', encoder, sizes)
+        self.decoder = self._build_network('decoder', decoder, sizes)
         self.latent_dim = self.decoder.latent_dim
-        if self.encoder.latent_dim != self.latent_dim:
-            raise ValueError(
-                f'IntroVAE: encoder latent_dim={self.encoder.latent_dim} and '
-                f'decoder latent_dim={self.latent_dim} differ; set the same '
-                'latent_dim in model.encoder and model.decoder.')
+        for key in ('latent_dim', 'image_size'):
+            enc, dec = (
+                getattr(net, key, None)
+                for net in (self.encoder, self.decoder))
+            if enc != dec:
+                raise ValueError(
+                    f'{type(self).__name__}: encoder {key}={enc} and decoder '
+                    f'{key}={dec} differ; set model.{key} once (or the same '
+                    f'{key} in model.encoder and model.decoder).')
         if objective is not None or soft_weights is not None:
             raise ValueError(
                 f'{type(self).__name__}: model.objective and '
@@ -160,6 +176,20 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
                              "'real' or 'all'.")
         self.bn_stats = bn_stats
         self._set_fast_path(channels_last, compile)
+
+    def _build_network(self, name: str, network: ModelType,
+                       sizes: dict) -> nn.Module:
+        """Builds ``model.<name>`` from a dict, with the model's sizes as
+        default arguments; a module is taken as it is."""
+        if isinstance(network, dict):
+            return MODELS.build(network, default_args=sizes)
+        if sizes:
+            raise ValueError(
+                f'{type(self).__name__}: model.{sorted(sizes)} only apply to '
+                f'networks built from config dicts, but model.{name} is an '
+                f'already built {type(network).__name__}; drop them or give '
+                f'model.{name} as a dict.')
+        return network
 
     def _set_fast_path(self, channels_last: bool,
                        compile: Union[bool, dict, None]) -> None:
@@ -301,13 +331,13 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
         # theta_G <- theta_G - eta * grad_G(L_G); the encoder is not updated.
         self._update(dec_optim, loss_decoder, self.decoder)
 
+        kls = (kl_rec_e, kl_fake_e, kl_rec_d, kl_fake_d)
         return self._game_logs(
-            loss_ae,
-            kl_real, (kl_rec_e, kl_fake_e, kl_rec_d, kl_fake_d),
-            (loss_encoder, loss_decoder),
-            hinge_rec=hinge_rec,
-            hinge_fake=hinge_fake,
-            margin=self.margin_loss.margin_value)
+            loss_ae, kl_real, kls, (loss_encoder, loss_decoder),
+            dict(
+                hinge_rec=hinge_rec,
+                hinge_fake=hinge_fake,
+                margin=self.margin_loss.margin_value))
 
     def vae_step(self, x: Tensor, enc_optim: OptimWrapper,
                  dec_optim: OptimWrapper) -> Dict[str, Tensor]:
@@ -353,29 +383,22 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
     # Loss helpers.
     # ------------------------------------------------------------------
     def reconstruction_loss(self, x_r: Tensor, x: Tensor) -> Tensor:
-        """L_AE between reconstructions and real images.
-
-        mmagic's pixel losses with reduction 'sum' also sum over the batch;
-        dividing by the batch size gives the paper's per-image sum averaged
-        over the batch.
+        """L_AE: the batch mean of the per-image errors.
 
         Args:
             x_r (Tensor): Reconstructions.
             x (Tensor): Real images.
 
         Returns:
-            Tensor: The weighted reconstruction loss (float32).
+            Tensor: The reconstruction loss (float32).
         """
-        loss = self.rec_loss(x_r.float(), x.float())
-        if self.rec_loss.reduction == 'sum':
-            loss = loss / x.shape[0]
-        return loss
+        return self.rec_per_sample(x_r, x).mean()
 
     def rec_per_sample(self, x_r: Tensor, x: Tensor) -> Tensor:
         """The reconstruction error of each image, shape (N,).
 
-        Uses ``rec_loss`` pixel-wise, summed over each image for reduction
-        'sum' and averaged for 'mean', times its ``loss_weight``.
+        ``rec_loss`` pixel-wise (times its ``loss_weight``), summed over
+        each image for its reduction 'sum' and averaged for 'mean'.
 
         Args:
             x_r (Tensor): Reconstructions.
@@ -447,7 +470,7 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
     def _game_logs(cls, loss_ae: Tensor, kl_real: Tensor,
                    kls: Tuple[Tensor, Tensor, Tensor,
                               Tensor], losses: Tuple[Tensor, Tensor],
-                   **extra: Tensor) -> Dict[str, Tensor]:
+                   terms: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """The values an introspective step logs, detached.
 
         Args:
@@ -457,7 +480,7 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
                 the encoder judged them (per sample) and as the decoder's
                 update saw them (batch means).
             losses (tuple[Tensor]): The encoder's and the decoder's loss.
-            **extra (Tensor): The objective's own terms.
+            terms (dict[str, Tensor]): The objective's own terms.
         """
         kl_rec_e, kl_fake_e, kl_rec_d, kl_fake_d = kls
         return cls._detach(
@@ -467,7 +490,7 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
             kl_fake_enc=kl_fake_e.mean(),
             kl_rec_dec=kl_rec_d,
             kl_fake_dec=kl_fake_d,
-            **extra,
+            **terms,
             loss_encoder=losses[0],
             loss_decoder=losses[1])
 

@@ -75,7 +75,8 @@ class IntroVAEEncoder(nn.Module):
                 f'IntroVAEEncoder expects images of shape (N, '
                 f'{self.in_channels}, {self.image_size}, {self.image_size}) '
                 f'but got {tuple(x.shape)}; resize the data in the pipeline '
-                '(Resize scale) or set the encoder image_size/in_channels.')
+                '(Resize scale) or set model.image_size (or '
+                'model.encoder.in_channels).')
         features = self.main(x).flatten(1)
         mu, logvar = self.fc(features).chunk(2, dim=1)
         return mu, logvar

@@ -1,11 +1,11 @@
 """Inference of IntroVAE: encode, decode, reconstruct, sample, interpolate,
 and the ``forward``/``val_step``/``test_step`` that mmagic's metrics and
 hooks call."""
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
-from mmagic.models.utils import noise_sample_fn
+from mmagic.models.utils import get_valid_num_batches, noise_sample_fn
 from mmagic.structures import DataSample
 from mmagic.utils.typing import ForwardInputs, SampleList
 from torch import Tensor
@@ -147,19 +147,37 @@ class IntroVAEInferenceMixin:
                              "or 'ema/orig'.")
         return choice.split('/') if choice == 'ema/orig' else [choice]
 
-    def _noise(self, inputs: ForwardInputs,
-               data_samples: Optional[DataSample]) -> Tensor:
-        """Prior noise from ``inputs`` as BaseGAN accepts it (a Tensor, a
-        callable or None, and ``num_batches``), by mmagic's sampler."""
-        noise = inputs if isinstance(inputs, Tensor) else inputs.get('noise')
-        num = None if isinstance(inputs, Tensor) else inputs.get('num_batches')
-        if num is None:
-            num = len(data_samples) if data_samples is not None else 1
+    def noise_fn(self,
+                 noise: Union[Tensor, Callable, None] = None,
+                 num_batches: int = 1) -> Tensor:
+        """Prior noise z ~ N(0, I), as mmagic's ``BaseGAN.noise_fn``.
+
+        mmagic's ``VisualizationHook`` (its 'GAN' sampler) calls it.
+
+        Args:
+            noise (Tensor | Callable, optional): The noise itself (its shape
+                is checked), a function called with the shape
+                ``(num_batches, latent_dim)``, or None (``torch.randn``).
+            num_batches (int): How many codes to draw.
+
+        Returns:
+            Tensor: Codes (num_batches, latent_dim) on the model's device.
+        """
         return noise_sample_fn(
             noise,
-            num_batches=num,
+            num_batches=num_batches,
             noise_size=self.latent_dim,
             device=self._device)
+
+    def _noise(self, inputs: ForwardInputs,
+               data_samples: Optional[DataSample]) -> Tensor:
+        """The noise of ``forward``'s inputs, as BaseGAN reads it: a Tensor
+        is the noise; a dict's ``noise`` goes through :meth:`noise_fn`, as
+        many as mmagic's ``get_valid_num_batches`` finds."""
+        if isinstance(inputs, Tensor):
+            return self.noise_fn(inputs)
+        num_batches = get_valid_num_batches(inputs, data_samples)
+        return self.noise_fn(inputs.get('noise'), num_batches)
 
     @torch.no_grad()
     def forward(self,

@@ -132,9 +132,7 @@ class SoftIntroVAE(IntroVAE):
                 (rec_rec_d + rec_fake_d))
         self._update(dec_optim, loss_decoder, self.decoder)
 
+        kls = (kl_rec_e, kl_fake_e, kl_rec_d, kl_fake_d)
         return self._game_logs(
-            loss_ae,
-            kl_real, (kl_rec_e, kl_fake_e, kl_rec_d, kl_fake_d),
-            (loss_encoder, loss_decoder),
-            exp_elbo_rec=exp_elbo_rec,
-            exp_elbo_fake=exp_elbo_fake)
+            loss_ae, kl_real, kls, (loss_encoder, loss_decoder),
+            dict(exp_elbo_rec=exp_elbo_rec, exp_elbo_fake=exp_elbo_fake))
