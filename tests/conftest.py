@@ -1,6 +1,15 @@
-"""Shared fixtures: tiny IntroVAE models and batches on the CPU."""
+"""Shared fixtures: tiny IntroVAE models and batches on the CPU, and the
+helpers of the tests that import tools/ scripts or run child processes."""
 import copy
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
 import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 import pytest
@@ -14,6 +23,124 @@ init_default_scope('mmagic')
 TINY_SIZE = 16
 TINY_CHANNELS = (4, 8)
 TINY_LATENT = 6
+
+REPO = Path(__file__).resolve().parents[1]
+# The _base_ of the training configs that subprocess tests write: the demo
+# config at TINY_SIZE, no validation, logging every iteration.
+TINY_TRAIN_CONFIG = REPO / 'tests' / 'configs' / 'tiny_train.py'
+
+PathLike = Union[str, os.PathLike]
+
+
+def load_tool(name: str) -> ModuleType:
+    """Imports the script ``tools/<name>.py`` (tools/ is not a package).
+
+    The module is registered in ``sys.modules`` under ``name``, and tools/
+    is put on ``sys.path``, so that pickle and spawned worker processes (a
+    worker pool, for one) find its functions.
+
+    Args:
+        name (str): The script's name without ``.py``.
+
+    Returns:
+        ModuleType: The executed module.
+    """
+    tools = str(REPO / 'tools')
+    if tools not in sys.path:
+        sys.path.append(tools)
+    spec = importlib.util.spec_from_file_location(name, f'{tools}/{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now (for torchrun's master)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def subprocess_env(*paths: PathLike, unset: Sequence[str] = ()) -> dict:
+    """This process's environment for a child Python process.
+
+    Args:
+        *paths (str | os.PathLike): Folders put first on ``PYTHONPATH``.
+        unset (Sequence[str]): Variables removed from the environment.
+
+    Returns:
+        dict: The environment, with one OpenMP/MKL thread and Python's
+        warnings off.
+    """
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [*map(str, paths), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
+    env['OMP_NUM_THREADS'] = '1'
+    env['MKL_NUM_THREADS'] = '1'
+    env['PYTHONWARNINGS'] = 'ignore'
+    for key in unset:
+        env.pop(key, None)
+    return env
+
+
+def run_or_fail(cmd: Sequence[PathLike],
+                what: str,
+                cwd: Optional[PathLike] = None,
+                env: Optional[Dict[str, str]] = None,
+                timeout: float = 300,
+                tail: int = 6000) -> subprocess.CompletedProcess:
+    """Runs a command, capturing its text output; fails the test unless it
+    exits with 0.
+
+    Args:
+        cmd (Sequence[str | os.PathLike]): The command and its arguments.
+        what (str): What the command does, for the failure message.
+        cwd (str | os.PathLike, optional): Its working directory.
+        env (dict, optional): Its environment (default: this process's).
+        timeout (float): Seconds before ``subprocess.TimeoutExpired``.
+        tail (int): How many of the last characters of stdout and of
+            stderr the failure message shows.
+
+    Returns:
+        subprocess.CompletedProcess: The finished process.
+    """
+    proc = subprocess.run([str(arg) for arg in cmd],
+                          cwd=None if cwd is None else str(cwd),
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f'{what} failed (rc {proc.returncode}):\n'
+                    f'{proc.stdout[-tail:]}\n{proc.stderr[-tail:]}')
+    return proc
+
+
+def write_train_config(path: Path, template: str, **fields: object) -> str:
+    """Writes a training config for a subprocess test from ``template``.
+
+    The template is formatted with ``base`` (:data:`TINY_TRAIN_CONFIG`),
+    ``vis_name`` (the file's stem: the runs of one process must not share
+    mmengine's default 'visualizer' instance) and ``fields``; paths among
+    them are given as strings.
+
+    Args:
+        path (Path): The config file to write.
+        template (str): The config's text, with ``str.format`` fields.
+        **fields: The template's other fields.
+
+    Returns:
+        str: The config's path.
+    """
+    fields = {
+        key: str(value) if isinstance(value, os.PathLike) else value
+        for key, value in fields.items()
+    }
+    path.write_text(
+        template.format(
+            base=str(TINY_TRAIN_CONFIG), vis_name=path.stem, **fields))
+    return str(path)
 
 
 def tiny_model_cfg(**overrides) -> dict:

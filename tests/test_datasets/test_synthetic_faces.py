@@ -1,5 +1,4 @@
 """Tests of the synthetic cartoon face generator and its CLI."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,10 +7,9 @@ from itertools import combinations
 import cv2
 import numpy as np
 import pytest
+from conftest import load_tool
 
 from mmintrovae.datasets import make_synthetic_faces, synthetic_faces
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _read_all(folder: str) -> dict:
@@ -174,10 +172,7 @@ def test_rejects_bad_arguments(tmp_path, kwargs):
 
 
 def test_make_demo_data_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'make_demo_data', osp.join(ROOT, 'tools', 'make_demo_data.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('make_demo_data')
     out = str(tmp_path / 'faces')
     args = ['--out', out, '--num', '10', '--size', '32', '--seed', '2']
     assert tool.main(args) == 0

@@ -39,7 +39,6 @@ the two ranks' batches together being exactly the single-process batches.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -47,11 +46,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as torch_dist
+from conftest import (REPO, free_port, run_or_fail, subprocess_env,
+                      write_train_config)
 from mmengine.config import Config
 
 from mmintrovae.utils.dist import adapt_dist_cfg_to_device
 
-REPO = Path(__file__).resolve().parents[2]
 ITERS = 3
 TOLERANCE = 1e-5
 
@@ -95,17 +95,14 @@ DRIVER = '''
 """Runs tools/train.py's main for several configs in one (torchrun) process:
 first the distributed runs, then (rank 0 only, group destroyed) the
 single-process ones."""
-import importlib.util
 import json
-import os
 import sys
 
 import torch.distributed as dist
+from conftest import load_tool
 
 plan = json.load(open(sys.argv[1]))
-spec = importlib.util.spec_from_file_location('train_tool', plan['tool'])
-tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tool)
+tool = load_tool('train')
 for cfg, work_dir in plan['distributed']:
     sys.argv = ['train.py', cfg, '--work-dir', work_dir, '--launcher',
                 'pytorch']
@@ -118,72 +115,24 @@ if rank == 0:
         tool.main()
 '''
 
+# On tests/configs/tiny_train.py.
 CONFIG = '''
 _base_ = [{base!r}]
-image_size = 16
-channels = (4, 8)
-latent_dim = 6
-model = dict(
-    encoder=dict(image_size=image_size, channels=channels,
-                 latent_dim=latent_dim),
-    decoder=dict(image_size=image_size, channels=channels,
-                 latent_dim=latent_dim),
-    vae_warmup_iters=1)  # iteration 1: VAE step; 2, 3: introspective steps
-# No Flip: ranks would draw the same flips for different images.
-train_pipeline = [
-    dict(type='LoadImageFromFile', key='gt', color_type='color'),
-    dict(type='PackInputs'),
-]
+model = dict(vae_warmup_iters=1)  # iteration 1: VAE step; 2, 3: introspective
 train_dataloader = dict(
-    batch_size={batch_size},
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(data_root={data_root!r}, pipeline=train_pipeline))
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
-train_cfg = dict(by_epoch=False, max_iters={iters}, val_interval=10**9,
-                 val_begin=10**9)
+    batch_size={batch_size}, dataset=dict(data_root={data_root!r}))
+train_cfg = dict(max_iters={iters})
 optim_wrapper = dict(
     encoder=dict(optimizer=dict(_delete_=True, type='SGD', lr=1e-4)),
     decoder=dict(optimizer=dict(_delete_=True, type='SGD', lr=1e-4)))
-default_hooks = dict(
-    logger=dict(interval=1),
-    checkpoint=dict(interval={iters}, max_keep_ckpts=1))
-log_processor = dict(window_size=1)
-# A name per config: the runs of one process must not share the default
-# 'visualizer' instance (it would write into the first run's work dir).
-visualizer = dict(name={vis_name!r}, vis_backends=[dict(type='VisBackend')])
-randomness = dict(seed=0, deterministic=True)
-env_cfg = dict(cudnn_benchmark=False)
-custom_imports = dict(
-    imports=['mmintrovae', 'ivae_test_dump_hook'], allow_failed_imports=False)
+default_hooks = dict(checkpoint=dict(interval={iters}, max_keep_ckpts=1))
+visualizer = dict(name={vis_name!r})
+custom_imports = dict(imports=['mmintrovae', 'ivae_test_dump_hook'])
 custom_hooks = [
     dict(type='IntroVAEStabilityGuardHook'),
     dict(type='DumpWeightsHook'),
 ]
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _env(tmp: Path) -> dict:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [str(tmp), str(REPO), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    env['OMP_NUM_THREADS'] = '1'
-    env['MKL_NUM_THREADS'] = '1'
-    env['PYTHONWARNINGS'] = 'ignore'
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    return env
 
 
 def _make_data(tmp: Path):
@@ -199,17 +148,6 @@ def _make_data(tmp: Path):
     return faces, same
 
 
-def _write_config(path: Path, data_root: Path, batch_size: int) -> str:
-    path.write_text(
-        CONFIG.format(
-            base=str(REPO / 'configs' / 'introvae_demo-64.py'),
-            data_root=str(data_root),
-            batch_size=batch_size,
-            iters=ITERS,
-            vis_name=path.stem))
-    return str(path)
-
-
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
     """Trains the four runs; returns {name: [dump of rank 0, rank 1...]}."""
@@ -221,16 +159,23 @@ def runs(tmp_path_factory):
     (tmp / 'driver.py').write_text(DRIVER)
     # Distinct config names: mmengine names loggers and message hubs after
     # the config and the second, and these runs share one process.
-    dist_shard = _write_config(tmp / 'dist_shard.py', faces, 2)
-    dist_same = _write_config(tmp / 'dist_same.py', same, 2)
-    single_shard = _write_config(tmp / 'single_shard.py', faces, 4)
-    single_same = _write_config(tmp / 'single_same.py', same, 2)
+    dist_shard, dist_same, single_shard, single_same = (write_train_config(
+        tmp / f'{name}.py',
+        CONFIG,
+        data_root=data_root,
+        batch_size=batch_size,
+        iters=ITERS) for name, data_root, batch_size in (('dist_shard', faces,
+                                                          2), ('dist_same',
+                                                               same, 2),
+                                                         ('single_shard',
+                                                          faces, 4),
+                                                         ('single_same', same,
+                                                          2)))
     work = {
         name: tmp / f'work_{name}'
         for name in ('dist_shard', 'dist_same', 'single_shard', 'single_same')
     }
     plan = dict(
-        tool=str(REPO / 'tools' / 'train.py'),
         distributed=[[dist_shard, str(work['dist_shard'])],
                      [dist_same, str(work['dist_same'])]],
         single=[[single_shard, str(work['single_shard'])],
@@ -239,21 +184,16 @@ def runs(tmp_path_factory):
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
         '--nproc_per_node=2', '--master_addr=127.0.0.1',
-        f'--master_port={_free_port()}',
+        f'--master_port={free_port()}',
         str(tmp / 'driver.py'),
         str(tmp / 'plan.json')
     ]
-    proc = subprocess.run(
+    proc = run_or_fail(
         cmd,
-        cwd=str(tmp),
-        env=_env(tmp),
-        capture_output=True,
-        text=True,
-        timeout=300)
-    if proc.returncode != 0:
-        pytest.fail('distributed training failed (rc '
-                    f'{proc.returncode}):\n{proc.stdout[-6000:]}\n'
-                    f'{proc.stderr[-6000:]}')
+        'distributed training',
+        cwd=tmp,
+        env=subprocess_env(
+            tmp, REPO / 'tests', REPO, unset=['CUDA_VISIBLE_DEVICES']))
     assert "'nccl' -> 'gloo'" in proc.stdout + proc.stderr
     dumps = {}
     for name, folder in work.items():
@@ -375,7 +315,7 @@ def test_adapt_dist_cfg_cpu_initialises_gloo(monkeypatch):
             WORLD_SIZE='1',
             LOCAL_RANK='0',
             MASTER_ADDR='127.0.0.1',
-            MASTER_PORT=str(_free_port())).items():
+            MASTER_PORT=str(free_port())).items():
         monkeypatch.setenv(key, value)
     cfg = _cfg('pytorch')
     try:

@@ -36,18 +36,14 @@ step. Measured: 1.5e-8 between the 2-rank and the single-process weights,
 1.1e-2 with the per-rank hinge (about 25 s on 2 busy CPU cores).
 """
 import contextlib
-import os
-import socket
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
+from conftest import REPO, free_port, run_or_fail, subprocess_env
 
-REPO = Path(__file__).resolve().parents[2]
 WORLD_SIZE = 2
 GLOBAL_BATCH = 8
 LATENT_DIM = 6  # conftest.TINY_LATENT
@@ -232,24 +228,6 @@ def _worker(plan_path: str, out_path: str) -> None:
 # ----------------------------------------------------------------------
 # The test.
 # ----------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [str(REPO / 'tests'),
-         str(REPO), env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    env['OMP_NUM_THREADS'] = '1'
-    env['MKL_NUM_THREADS'] = '1'
-    env['PYTHONWARNINGS'] = 'ignore'
-    env.pop('CUDA_VISIBLE_DEVICES', None)
-    return env
-
-
 def _choose_margin(noise: list) -> dict:
     """The KL of the fakes of the initial model, and a margin between the
     global mean and the larger half mean."""
@@ -292,20 +270,17 @@ def runs(tmp_path_factory):
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
         f'--nproc_per_node={WORLD_SIZE}', '--master_addr=127.0.0.1',
-        f'--master_port={_free_port()}', __file__,
+        f'--master_port={free_port()}', __file__,
         str(plan),
         str(out)
     ]
-    proc = subprocess.run(
+    run_or_fail(
         cmd,
-        cwd=str(tmp),
-        env=_env(),
-        capture_output=True,
-        text=True,
+        'the 2-rank run',
+        cwd=tmp,
+        env=subprocess_env(
+            REPO / 'tests', REPO, unset=['CUDA_VISIBLE_DEVICES']),
         timeout=240)
-    if proc.returncode != 0:
-        pytest.fail(f'the 2-rank run failed (rc {proc.returncode}):\n'
-                    f'{proc.stdout[-6000:]}\n{proc.stderr[-6000:]}')
     ranks = torch.load(out, weights_only=True)
     reference = _train_step(
         _build_model(kl['margin']), _global_batch(), NoiseFeed(noise))

@@ -21,44 +21,35 @@ The margin is ``'auto'``: measured over iterations 3 and 4, on both sides
 of the resume, it must come out the same.
 """
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO, run_or_fail, subprocess_env, write_train_config
 
 from mmintrovae.engine.safe_checkpoint import load_checkpoint_safely
 
-REPO = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-6
 
 DRIVER = '''
 """Runs tools/train.py's main once per argument list, in this process."""
-import importlib.util
 import json
 import sys
 
+from conftest import load_tool
+
 plan = json.load(open(sys.argv[1]))
-spec = importlib.util.spec_from_file_location('train_tool', plan['tool'])
-tool = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(tool)
+tool = load_tool('train')
 for argv in plan['runs']:
     sys.argv = ['train.py'] + argv
     tool.main()
 '''
 
+# On tests/configs/tiny_train.py.
 CONFIG = '''
 _base_ = [{base!r}]
-image_size = 16
-channels = (4, 8)
-latent_dim = 6
 model = dict(
-    encoder=dict(image_size=image_size, channels=channels,
-                 latent_dim=latent_dim),
-    decoder=dict(image_size=image_size, channels=channels,
-                 latent_dim=latent_dim),
     vae_warmup_iters=4,
     # m is measured over the warm-up's last 2 iterations, which the resume
     # at iteration 3 splits between the two processes.
@@ -71,66 +62,29 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 train_dataloader = dict(
-    batch_size=2,
-    num_workers=0,
-    persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(data_root={data_root!r}, pipeline=train_pipeline))
-val_dataloader = None
-val_evaluator = None
-val_cfg = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
-train_cfg = dict(by_epoch=False, max_iters=6, val_interval=10**9,
-                 val_begin=10**9)
+train_cfg = dict(max_iters=6)
 # The base runtime has RNGStateHook in default_hooks; the control run
 # rebuilds default_hooks without it (_delete_=True).
 default_hooks = dict(
     {delete}logger=dict(type='LoggerHook', interval=1),
     checkpoint=dict(type='CheckpointHook', interval=3, max_keep_ckpts=3))
-log_processor = dict(window_size=1)
-# A name per config: the runs of one process must not share the default
-# 'visualizer' instance (it would write into the first run's work dir).
-visualizer = dict(name={vis_name!r}, vis_backends=[dict(type='VisBackend')])
-randomness = dict(seed=0, deterministic=True)
-env_cfg = dict(cudnn_benchmark=False)
+visualizer = dict(name={vis_name!r})
 custom_imports = dict(
-    imports=['mmintrovae', 'mmintrovae.engine.rng_state_hook'],
-    allow_failed_imports=False)
-custom_hooks = [dict(type='IntroVAEStabilityGuardHook')]
+    imports=['mmintrovae', 'mmintrovae.engine.rng_state_hook'])
 '''
 WITH_RNG_HOOK = ''
 WITHOUT_RNG_HOOK = '_delete_=True, '
 
 
-def _env(tmp: Path) -> dict:
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join([str(REPO),
-                                         env.get('PYTHONPATH',
-                                                 '')]).rstrip(os.pathsep)
-    env['OMP_NUM_THREADS'] = '1'
-    env['MKL_NUM_THREADS'] = '1'
-    env['PYTHONWARNINGS'] = 'ignore'
-    return env
-
-
 def _run(tmp: Path, name: str, runs: list) -> None:
     """Trains ``runs`` (train.py argument lists) in one new process."""
     plan = tmp / f'{name}.json'
-    plan.write_text(
-        json.dumps(dict(tool=str(REPO / 'tools' / 'train.py'), runs=runs)))
-    proc = subprocess.run(
-        [sys.executable, str(tmp / 'driver.py'),
-         str(plan)],
-        cwd=str(tmp),
-        env=_env(tmp),
-        capture_output=True,
-        text=True,
-        timeout=300)
-    if proc.returncode != 0:
-        pytest.fail(f'training ({name}) failed (rc {proc.returncode}):\n'
-                    f'{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}')
+    plan.write_text(json.dumps(dict(runs=runs)))
+    run_or_fail([sys.executable, tmp / 'driver.py', plan],
+                f'training ({name})',
+                cwd=tmp,
+                env=subprocess_env(REPO / 'tests', REPO))
 
 
 def _scalars(work_dir: Path) -> dict:
@@ -173,21 +127,14 @@ def resumed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('resume')
     make_synthetic_faces(
         str(tmp / 'faces'), 10, size=16, seed=1, val_fraction=0.)
-    base = str(REPO / 'configs' / 'introvae_demo-64.py')
-    config = tmp / 'resume_tiny.py'
-    config.write_text(
-        CONFIG.format(
-            base=base,
-            data_root=str(tmp / 'faces'),
-            delete=WITH_RNG_HOOK,
-            vis_name=config.stem))
-    control = tmp / 'resume_tiny_no_rng_hook.py'
-    control.write_text(
-        CONFIG.format(
-            base=base,
-            data_root=str(tmp / 'faces'),
-            delete=WITHOUT_RNG_HOOK,
-            vis_name=control.stem))
+    faces = str(tmp / 'faces')
+    config = write_train_config(
+        tmp / 'resume_tiny.py', CONFIG, data_root=faces, delete=WITH_RNG_HOOK)
+    control = write_train_config(
+        tmp / 'resume_tiny_no_rng_hook.py',
+        CONFIG,
+        data_root=faces,
+        delete=WITHOUT_RNG_HOOK)
     (tmp / 'driver.py').write_text(DRIVER)
     full, part, bare = tmp / 'full', tmp / 'resumed', tmp / 'no_rng_hook'
     _run(tmp, 'full', [[str(config), '--work-dir', str(full)]])

@@ -33,6 +33,27 @@ def set_iter(i):
     MessageHub.get_current_instance().update_info('iter', i)
 
 
+def steps_beside_reference(model, reference_step, iters, seed):
+    """Trains ``model`` and a reference loop side by side.
+
+    Iteration ``it`` feeds both the batch ``make_batch(seed=it)`` from the
+    same random state (``seed + it``): ``model.train_step`` with Adam
+    wrappers, then ``reference_step(x, it)`` on the preprocessed images.
+
+    Yields:
+        tuple: ``(it, ours, theirs)``, the two steps' returned values.
+    """
+    optim = make_optim_wrappers(model)
+    for it in range(iters):
+        batch = make_batch(seed=it)
+        x = real_images(model, batch)
+        set_iter(it)
+        torch.manual_seed(seed + it)
+        ours = model.train_step(batch, optim)
+        torch.manual_seed(seed + it)
+        yield it, ours, reference_step(x, it)
+
+
 def record_steps(model, optim):
     """Wraps both optimizers' step() to snapshot grads and weights."""
     log = []
@@ -247,19 +268,13 @@ def test_authors_mode_matches_their_loop():
     model = MODELS.build(cfg)
     authors = AuthorsLoop(
         copy.deepcopy(model.encoder), copy.deepcopy(model.decoder), opt)
-    optim = make_optim_wrappers(model)
     hinge_was_active = False
-    for it in range(5):  # 2 warm-up (train_vae) + 3 introspective steps
-        batch = make_batch(seed=it)
-        x = real_images(model, batch)
-        set_iter(it)
-        torch.manual_seed(1000 + it)
-        ours = model.train_step(batch, optim)
-        torch.manual_seed(1000 + it)
+    # 2 warm-up (train_vae) + 3 introspective steps
+    for it, ours, theirs in steps_beside_reference(
+            model, lambda x, it: (authors.train_vae
+                                  if it < 2 else authors.train)(x), 5, 1000):
         if it < 2:
-            authors.train_vae(x)
             continue
-        theirs = authors.train(x)
         hinge_was_active |= bool(ours['hinge_rec'] > 0)
         for key, value in theirs.items():
             torch.testing.assert_close(

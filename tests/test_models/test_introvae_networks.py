@@ -148,20 +148,15 @@ def _res_blocks(net: nn.Module) -> List[nn.Module]:
 
 def test_soft_encoder_and_decoder_build_and_run_at_32px():
     torch.manual_seed(0)
-    encoder = MODELS.build(
-        dict(
-            type='IntroVAEEncoder',
-            image_size=SIZE,
-            channels=CHANNELS,
-            latent_dim=LATENT,
-            block='soft_introvae'))
-    decoder = MODELS.build(
-        dict(
-            type='IntroVAEDecoder',
-            image_size=SIZE,
-            channels=CHANNELS,
-            latent_dim=LATENT,
-            block='soft_introvae'))
+    encoder, decoder = (
+        MODELS.build(
+            dict(
+                type=network,
+                image_size=SIZE,
+                channels=CHANNELS,
+                latent_dim=LATENT,
+                block='soft_introvae'))
+        for network in ('IntroVAEEncoder', 'IntroVAEDecoder'))
     for net in (encoder, decoder):
         assert net.block == 'soft_introvae'
         blocks = _res_blocks(net)

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from conftest import make_batch, make_optim_wrappers, tiny_model_cfg
 from mmagic.registry import MODELS
-from test_introvae import assert_params_equal, params, real_images, set_iter
+from test_introvae import (assert_params_equal, params, set_iter,
+                           steps_beside_reference)
 
 
 def test_exp_elbo_hand_computed():
@@ -134,15 +135,9 @@ def test_soft_objective_matches_reference_loop():
             type='SoftIntroVAE', soft_weights=weights, loss_config={}))
     ref = SoftIntroLoop(
         copy.deepcopy(model.encoder), copy.deepcopy(model.decoder), **weights)
-    optim = make_optim_wrappers(model)
-    for it in range(3):
-        batch = make_batch(seed=it)
-        x = real_images(model, batch)
-        set_iter(it)
-        torch.manual_seed(50 + it)
-        ours = model.train_step(batch, optim)
-        torch.manual_seed(50 + it)
-        theirs = ref.train(x)
+    for _, ours, theirs in steps_beside_reference(model,
+                                                  lambda x, _: ref.train(x), 3,
+                                                  50):
         assert theirs['exp_elbo_rec'] > 1e-3  # the term is active
         for key, value in theirs.items():
             torch.testing.assert_close(

@@ -1,16 +1,15 @@
 """Tests of tools/benchmark.py: its plain baseline and a CPU smoke run."""
 import copy
-import importlib.util
 import json
 import math
 import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
-from conftest import TINY_SIZE, make_batch, tiny_model_cfg
+from conftest import (TINY_SIZE, load_tool, make_batch, run_or_fail,
+                      tiny_model_cfg)
 from mmagic.registry import MODELS
 from mmengine import MessageHub
 from mmengine.config import Config
@@ -24,17 +23,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'benchmark.py')
 DEMO = osp.join(ROOT, 'configs', 'introvae_demo-64.py')
 
-
-def _load_tool():
-    """Imports the tool from its file as module ``benchmark``."""
-    spec = importlib.util.spec_from_file_location('benchmark', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool('benchmark')
 
 
 @pytest.fixture(autouse=True)
@@ -128,20 +117,15 @@ def test_cli_smoke_run_on_the_demo_config(tmp_path):
     out = tmp_path / 'bench.json'
     # One thread: on a busy 2-core machine two OpenMP threads can make a
     # step ten times slower.
-    env = dict(os.environ, OMP_NUM_THREADS='1')
     # In tmp_path the demo's data folder does not exist: --data generates.
-    proc = subprocess.run([
+    proc = run_or_fail([
         sys.executable, TOOL, DEMO, '--iters', '2', '--warmup', '1',
         '--batch-size', '4', '--device', 'cpu', '--data', '--data-samples',
-        '8', '--json',
-        str(out)
+        '8', '--json', out
     ],
-                          cwd=tmp_path,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+                       'benchmark',
+                       cwd=tmp_path,
+                       env=dict(os.environ, OMP_NUM_THREADS='1'))
     lines = proc.stdout.splitlines()
     header = next(line for line in lines if line.startswith('mode'))
     for column in ('ms/iter', 'min ms', 'images/s', 'peak MiB', 'TFLOP/s',
@@ -197,18 +181,14 @@ def test_variant_configs_set_each_switch():
 def test_cli_variants_smoke_run(tmp_path):
     """--variants: a row per switch with its speed-up over plain (CI)."""
     out = tmp_path / 'variants.json'
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run([
+    proc = run_or_fail([
         sys.executable, TOOL, DEMO, '--variants', '--iters', '1', '--warmup',
-        '1', '--batch-size', '2', '--device', 'cpu', '--json',
-        str(out)
+        '1', '--batch-size', '2', '--device', 'cpu', '--json', out
     ],
-                          cwd=tmp_path,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+                       'benchmark --variants',
+                       cwd=tmp_path,
+                       env=dict(os.environ, OMP_NUM_THREADS='1'),
+                       timeout=900)
     report = json.loads(out.read_text())
     names = [
         'plain', 'fp32', '+bf16', '+channels_last', '+fused_adam', '+compile',

@@ -1,21 +1,10 @@
 """Smoke run of tools/benchmark_preprocessor.py (CI runs it like this)."""
-import importlib.util
-import os.path as osp
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_preprocessor',
-        osp.join(ROOT, 'tools', 'benchmark_preprocessor.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_tool
 
 
 def test_prints_a_row_per_case(capsys):
-    _tool().main(['--sizes', '8x4', '16x2', '--repeats', '2'])
+    tool = load_tool('benchmark_preprocessor')
+    tool.main(['--sizes', '8x4', '16x2', '--repeats', '2'])
     rows = [
         line for line in capsys.readouterr().out.splitlines()
         if line.startswith('| 8 x 4 |') or line.startswith('| 16 x 2 |')

@@ -1,7 +1,6 @@
 """tools/demo_app.py: its pure functions and model calls in-process, the
 start-up check of the checkpoint, and the page itself in a headless Chromium
 (Debian's chromium + chromium-driver, driven by selenium)."""
-import importlib.util
 import math
 import os
 import os.path as osp
@@ -15,6 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 import torch
+from conftest import load_tool
 from PIL import Image
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -24,10 +24,7 @@ INSTALL_CHROMIUM = (
     'Install Debian\'s Chromium and its WebDriver: `sudo apt-get install '
     'chromium chromium-driver` (or run `make setup` as root).')
 
-# tools/demo_app.py, imported from its file (tools/ is not a package).
-_SPEC = importlib.util.spec_from_file_location('demo_app', TOOL)
-demo_app = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(demo_app)
+demo_app = load_tool('demo_app')
 
 
 def _save_random_checkpoint(cfg, path: str) -> None:

@@ -1,5 +1,4 @@
 """Tests of tools/prepare_celeba_hq.py on tiny generated source images."""
-import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -8,31 +7,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import load_tool
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'prepare_celeba_hq.py')
 
-
-def _load_tool():
-    """Imports the tool from its file.
-
-    The module is registered in ``sys.modules`` so that a worker pool can
-    pickle its functions.
-
-    Returns:
-        module: The ``prepare_celeba_hq`` module.
-    """
-    # Spawned pool workers import the module by name from this sys.path.
-    if osp.dirname(TOOL) not in sys.path:
-        sys.path.insert(0, osp.dirname(TOOL))
-    spec = importlib.util.spec_from_file_location('prepare_celeba_hq', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_tool('prepare_celeba_hq')
 
 
 @pytest.fixture

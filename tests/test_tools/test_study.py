@@ -1,27 +1,14 @@
 """tools/study.py: a smoke run through train.py/test.py/sample.py, and its
 table arithmetic on hand-made results."""
-import importlib.util
 import json
 import os
-import os.path as osp
 import time
 
 import cv2
 import pytest
+from conftest import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(ROOT, 'tools', 'study.py')
-
-
-def _load_tool():
-    """Imports tools/study.py from its file."""
-    spec = importlib.util.spec_from_file_location('study_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-study = _load_tool()
+study = load_tool('study')
 
 
 @pytest.fixture(scope='module')
