@@ -38,53 +38,26 @@ def load_generator() -> ModuleType:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parses the command line.
-
-    Args:
-        argv (list, optional): The arguments; ``sys.argv[1:]`` if None.
-
-    Returns:
-        argparse.Namespace: The options.
-    """
+    """make_demo_data's options from ``argv`` (``sys.argv[1:]`` if None)."""
     parser = argparse.ArgumentParser(
         description='Write a deterministic data set of synthetic cartoon '
-        'faces (PNG) into OUT/train and OUT/val.')
-    parser.add_argument(
-        '--out',
-        default='data/synthetic_faces',
-        help='the data set folder (default: %(default)s)')
-    parser.add_argument(
-        '--num',
-        type=int,
-        default=3000,
-        help='images in both splits (default: %(default)s)')
-    parser.add_argument(
-        '--size',
-        type=int,
-        default=64,
-        help='image side in pixels (default: %(default)s)')
-    parser.add_argument(
-        '--seed',
-        type=int,
-        default=0,
-        help='random seed (default: %(default)s)')
-    parser.add_argument(
-        '--val-fraction',
-        type=float,
-        default=0.1,
-        help='share of validation images '
-        '(default: %(default)s)')
+        'faces (PNG) into OUT/train and OUT/val.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add = parser.add_argument
+    add('--out', default='data/synthetic_faces', help='the data set folder')
+    add('--num', type=int, default=3000, help='images in both splits')
+    add('--size', type=int, default=64, help='image side in pixels')
+    add('--seed', type=int, default=0, help='random seed')
+    add('--val-fraction', type=float, default=0.1, help='share for val/')
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Runs the tool.
-
-    Args:
-        argv (list, optional): The arguments; ``sys.argv[1:]`` if None.
+    """Writes the data set ``argv`` asks for and prints what was done.
 
     Returns:
-        int: The exit status: 0 on success, 2 for bad options.
+        int: The exit status: 0 on success, 2 for bad options or an output
+        folder holding other files.
     """
     args = parse_args(argv)
     start = time.time()

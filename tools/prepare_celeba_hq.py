@@ -475,14 +475,7 @@ def report(summary: Summary, out: str) -> None:
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Parses the command line.
-
-    Args:
-        argv (list, optional): The arguments; ``sys.argv[1:]`` if None.
-
-    Returns:
-        argparse.Namespace: The options.
-    """
+    """prepare_celeba_hq's options from ``argv`` (``sys.argv[1:]`` if None)."""
     parser = argparse.ArgumentParser(
         description='Resize CelebA-HQ images into OUT/<res>/train and '
         'OUT/<res>/val for each resolution.')
@@ -534,13 +527,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Runs the tool.
-
-    Args:
-        argv (list, optional): The arguments; ``sys.argv[1:]`` if None.
+    """Resizes and splits CelebA-HQ as ``argv`` asks, then reports.
 
     Returns:
-        int: The exit status: 0 on success, 1 on an error.
+        int: The exit status: 0 on success, 1 on a :class:`PrepareError`.
     """
     args = parse_args(argv)
     try:

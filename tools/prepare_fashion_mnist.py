@@ -219,15 +219,8 @@ def convert(src: str,
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parses the command line.
-
-    Args:
-        argv (Sequence[str], optional): The arguments. Defaults to
-            ``sys.argv[1:]``.
-
-    Returns:
-        argparse.Namespace: The options.
-    """
+    """prepare_fashion_mnist's options from ``argv`` (``sys.argv[1:]`` if
+    None)."""
     parser = argparse.ArgumentParser(
         description='Convert Fashion-MNIST (idx.gz) to 32x32 PNG folders.')
     parser.add_argument(

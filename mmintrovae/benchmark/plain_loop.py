@@ -10,6 +10,7 @@ from typing import Dict
 
 import torch
 import torch.nn.functional as F
+from mmagic.models.losses.loss_wrapper import reduce_loss
 from mmengine.config import Config
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -66,12 +67,12 @@ class PlainLosses:
 
     def kl(self, mu: Tensor, logvar: Tensor) -> Tensor:
         """Weighted KL reduced over the batch (L_REG)."""
-        return _reduce(self.kl_each(mu, logvar), self.kl_reduction)
+        return reduce_loss(self.kl_each(mu, logvar), self.kl_reduction)
 
     def hinge(self, kl_each: Tensor) -> Tensor:
         """The margin hinge [m - KL]^+ on per-sample KLs."""
         if self.per_sample:
-            hinge = _reduce(
+            hinge = reduce_loss(
                 F.relu(self.margin - kl_each), self.hinge_reduction)
         else:
             hinge = F.relu(self.margin - kl_each.mean())
@@ -82,13 +83,6 @@ class PlainLosses:
         if self.rec_sum:
             return self.rec_weight * (x_r - x).pow(2).sum() / x.shape[0]
         return self.rec_weight * (x_r - x).pow(2).mean()
-
-
-def _reduce(values: Tensor, reduction: str) -> Tensor:
-    """Reduces per-sample values: 'mean', 'sum' or 'none'."""
-    if reduction == 'mean':
-        return values.mean()
-    return values.sum() if reduction == 'sum' else values
 
 
 def _check_loss_types(model: nn.Module) -> None:

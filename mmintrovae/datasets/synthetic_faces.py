@@ -156,15 +156,15 @@ def _face_geometry(rng: np.random.Generator, side: int) -> Dict[str, float]:
     return dict(cx=cx, cy=cy, a=a, b=b, angle=rng.uniform(-10.0, 10.0))
 
 
+# The _draw_* helpers share their arguments: ``img`` is the supersampled BGR
+# canvas, drawn on in place; ``g`` is the face geometry of _face_geometry, in
+# canvas pixels; ``rng`` is the image's random generator, whose draws must stay
+# in the same order (or GENERATOR_VERSION must be bumped). Colours are BGR.
+
+
 def _draw_hair_back(img: np.ndarray, g: Dict[str, float],
                     colour: Colour) -> None:
-    """Draws the hair behind the head: the upper half of a larger ellipse.
-
-    Args:
-        img (np.ndarray): The canvas, drawn on in place.
-        g (dict): The face geometry.
-        colour (tuple): The hair colour.
-    """
+    """Draws the hair behind the head: the upper half of a larger ellipse."""
     axes = _pt(g['a'] * 1.12, g['b'] * 1.08)
     cv2.ellipse(img, _pt(g['cx'], g['cy']), axes, g['angle'], 180, 360, colour,
                 -1, cv2.LINE_AA)
@@ -175,8 +175,6 @@ def _draw_fringe(img: np.ndarray, g: Dict[str, float], colour: Colour,
     """Draws a hair band across the forehead.
 
     Args:
-        img (np.ndarray): The canvas, drawn on in place.
-        g (dict): The face geometry.
         colour (tuple): The hair colour.
         depth (float): How far down the band reaches, as a fraction of the
             face's half-height.
@@ -192,7 +190,6 @@ def _draw_eye(img: np.ndarray, centre: Tuple[float, float], radius: float,
     """Draws one eye: white, iris, pupil and a highlight.
 
     Args:
-        img (np.ndarray): The canvas, drawn on in place.
         centre (tuple): The eye's (x, y).
         radius (float): The radius of the eye white.
         iris (tuple): The iris colour.
@@ -215,9 +212,6 @@ def _draw_eyes(img: np.ndarray, rng: np.random.Generator, g: Dict[str, float],
     """Draws both eyes and their eyebrows, mirrored about the face's axis.
 
     Args:
-        img (np.ndarray): The canvas, drawn on in place.
-        rng (np.random.Generator): The image's random generator.
-        g (dict): The face geometry.
         brow_colour (tuple): The eyebrow colour.
     """
     a, b = g['a'], g['b']
@@ -240,14 +234,7 @@ def _draw_eyes(img: np.ndarray, rng: np.random.Generator, g: Dict[str, float],
 
 def _draw_nose(img: np.ndarray, rng: np.random.Generator, g: Dict[str, float],
                skin: Colour) -> None:
-    """Draws a small nose as a darker ellipse below the eyes.
-
-    Args:
-        img (np.ndarray): The canvas, drawn on in place.
-        rng (np.random.Generator): The image's random generator.
-        g (dict): The face geometry.
-        skin (tuple): The skin colour.
-    """
+    """Draws a small nose below the eyes: an ellipse darker than ``skin``."""
     centre = _pt(g['cx'], g['cy'] + g['b'] * rng.uniform(0.1, 0.2))
     axes = _pt(g['a'] * rng.uniform(0.06, 0.12),
                g['b'] * rng.uniform(0.04, 0.08))
@@ -257,13 +244,7 @@ def _draw_nose(img: np.ndarray, rng: np.random.Generator, g: Dict[str, float],
 
 def _draw_mouth(img: np.ndarray, rng: np.random.Generator,
                 g: Dict[str, float]) -> None:
-    """Draws the mouth as a parabola: a smile, a straight line or a frown.
-
-    Args:
-        img (np.ndarray): The canvas, drawn on in place.
-        rng (np.random.Generator): The image's random generator.
-        g (dict): The face geometry.
-    """
+    """Draws the mouth as a parabola: a smile, a straight line or a frown."""
     my = g['cy'] + g['b'] * rng.uniform(0.38, 0.55)
     half = g['a'] * rng.uniform(0.25, 0.5)
     # > 0: the middle sags below the corners (a smile); < 0: a frown.
@@ -530,15 +511,15 @@ def make_synthetic_faces(out_dir: str,
         ValueError: If an argument is out of range.
         FileExistsError: If ``out_dir`` holds unrelated files.
     """
-    _check_args(num_images, size, seed, val_fraction)
+    params = dict(
+        num_images=num_images, size=size, seed=seed, val_fraction=val_fraction)
+    _check_args(**params)
     out_dir = osp.abspath(out_dir)
     num_train, num_val = _split_counts(num_images, val_fraction)
     expected = _expected_files(num_train, num_val, num_images)
+    # meta.json: the arguments, the split they give and the drawing's version.
     meta = dict(
-        num_images=num_images,
-        size=size,
-        seed=seed,
-        val_fraction=val_fraction,
+        params,
         train=num_train,
         val=num_val,
         generator_version=GENERATOR_VERSION)
