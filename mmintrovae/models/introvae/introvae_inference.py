@@ -96,10 +96,7 @@ class IntroVAEInferenceMixin:
         Returns:
             Tensor: Images in the model's range.
         """
-        if noise is None:
-            noise = torch.randn(
-                num_samples, self.latent_dim, device=self._device)
-        return self.decode(noise, use_ema)
+        return self.decode(self.noise_fn(noise, num_samples), use_ema)
 
     @torch.no_grad()
     def interpolate(self,
