@@ -5,11 +5,13 @@ WORK_DIR ?= work_dirs/introvae_fashion-mnist-32
 STUDY_ARGS ?=
 APP_CKPT ?=
 APP_ARGS ?=
+# 1: build mmcv's compiled C++ ops (~15 min on 2 cores, once); 0: mmcv-lite + a stand-in.
+MMCV_OPS ?= 0
 
 .PHONY: setup demo demo-run data data-faces demo-faces study app test test-fast lint format benchmark clean
 
-setup:  ## Create .venv with torch, mmcv (built once), mmengine, mmagic, the project
-	bash tools/setup_env.sh
+setup:  ## Create .venv with torch, mmcv (no compiled ops unless MMCV_OPS=1), mmengine, mmagic, the project
+	MMCV_OPS=$(MMCV_OPS) bash tools/setup_env.sh
 
 data: setup  ## Convert Fashion-MNIST (Debian's dataset-fashion-mnist) to 32x32 PNGs
 	$(PY) tools/prepare_fashion_mnist.py --out data/fashion_mnist

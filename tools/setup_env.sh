@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Sets up the project's virtual environment at .venv (or $VENV) on a fresh machine:
-# torch + torchvision, mmengine, mmagic 1.2.0 and what its imports need, mmcv 2.1.0 with its
-# compiled ops (built once, then reused from a wheel cache), gradio for tools/demo_app.py, the
+# torch + torchvision, mmengine, mmagic 1.2.0 and what its imports need, mmcv 2.1.0 without
+# its compiled ops (mmcv-lite plus a stand-in for mmcv._ext; MMCV_OPS=1 builds the ops once
+# and reuses them from a wheel cache), gradio for tools/demo_app.py, the
 # test tools (with Debian's chromium + chromium-driver, as root), and mmintrovae itself in
 # editable mode. Safe to re-run: finished steps are skipped quickly.
 #
 #   bash tools/setup_env.sh            # or: make setup
+#   MMCV_OPS=1 bash tools/setup_env.sh # or: make setup MMCV_OPS=1 (mmcv's C++ ops, ~15 min once)
 #
 # Environment: VENV (default .venv), PYTHON (interpreter for the venv, default python3),
 # MMINTROVAE_WHEEL_CACHE (default ~/.cache/mmintrovae/wheels) where the mmcv wheel is kept.
@@ -39,13 +41,33 @@ step "mmengine, mmagic's runtime imports, pluggy, opencv, gradio (requirements/r
 pip install -q -c requirements/constraints.txt -r requirements/runtime.txt -r requirements/app.txt
 pip install -q --no-deps mmagic==1.2.0
 
-if "$py" -c 'import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != "2.1.0")' 2>/dev/null; then
+site_dir=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+standin_pth="$site_dir/mmintrovae-mmcv-ext.pth"
+has_real_ops() {
+  "$py" -c 'import mmcv, mmcv._ext as e, sys; sys.exit(mmcv.__version__ != "2.1.0" or getattr(e, "mmintrovae_standin", False))' 2>/dev/null
+}
+if [ "${MMCV_OPS:-0}" = 0 ]; then
+  # mmcv-lite is mmcv 2.1.0's Python code without the compiled ops (a wheel on
+  # PyPI, seconds to install). mmagic imports mmcv.ops, which loads mmcv._ext:
+  # mmintrovae/utils/mmcv_ext_standin.py answers for it, through a .pth file
+  # that Python runs at every start; it only acts when no real mmcv._ext exists.
+  if has_real_ops; then
+    step "mmcv 2.1.0 with its compiled ops is already installed: kept (the stand-in stays inactive)"
+  else
+    step "mmcv 2.1.0 without compiled ops (mmcv-lite; IntroVAE calls no mmcv op; MMCV_OPS=1 builds them)"
+    pip install -q --no-deps mmcv-lite==2.1.0
+  fi
+  # One line that Python's site module executes at start-up: it loads the
+  # stand-in by its path (the mmintrovae package itself is not imported).
+  printf "import importlib.util as u, sys; s = u.spec_from_file_location('mmintrovae_mmcv_ext_standin', '%s'); m = sys.modules.setdefault(s.name, u.module_from_spec(s)); s.loader.exec_module(m); m.install()\n" \
+    "$root/mmintrovae/utils/mmcv_ext_standin.py" > "$standin_pth"
+elif has_real_ops; then
   step "mmcv 2.1.0 with ops already installed"
 else
   wheel=$(ls "$cache"/mmcv-2.1.0-*.whl 2>/dev/null | head -n 1 || true)
   if [ -z "$wheel" ]; then
     build_log="$log_dir/build_mmcv.log"
-    step "building mmcv 2.1.0 with its C++ ops: this takes about 15 minutes on 2 cores, once per machine."
+    step "building mmcv 2.1.0 with its C++ ops (MMCV_OPS=1): this takes about 15 minutes on 2 cores, once per machine."
     echo "  The wheel is kept in $cache and reused by later set-ups. Build log: $build_log"
     # Torch >= 2.10 headers require C++20, but mmcv 2.1.0's setup.py passes -std=c++17 last:
     # a compiler wrapper appends -std=gnu++20 after every other argument.
@@ -54,7 +76,7 @@ else
     chmod +x "$cc_dir/g++"
     build_dir=$(mktemp -d)
     ( CXX="$cc_dir/g++" MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$(nproc) \
-        "$py" -m pip wheel --no-build-isolation --no-deps -w "$build_dir" mmcv==2.1.0 \
+        "$py" -m pip wheel --no-cache-dir --no-build-isolation --no-deps -w "$build_dir" mmcv==2.1.0 \
         > "$build_log" 2>&1 ) &
     builder=$!
     t0=$(date +%s)
@@ -76,7 +98,12 @@ else
   else
     step "reusing the built mmcv wheel $wheel (delete it to rebuild)"
   fi
+  # mmcv-lite and mmcv install the same package folder: only one may stay.
+  pip uninstall -q -y mmcv-lite 2>/dev/null || true
   pip install -q --no-deps --force-reinstall "$wheel"
+fi
+if [ "${MMCV_OPS:-0}" != 0 ]; then
+  rm -f "$standin_pth"  # real ops: no stand-in (it would stay inactive anyway)
 fi
 
 step "test and lint tools (requirements/tests.txt), mmintrovae in editable mode"

@@ -6,6 +6,8 @@ import torch.nn as nn
 from mmengine.dist import all_reduce_params, broadcast, get_world_size
 from mmengine.registry import MODEL_WRAPPERS
 
+from ..models.sync_batchnorm import convert_sync_batchnorm
+
 
 @MODEL_WRAPPERS.register_module()
 class IntroVAEDistributedWrapper(nn.Module):
@@ -24,16 +26,35 @@ class IntroVAEDistributedWrapper(nn.Module):
     floating-point buffers (BatchNorm statistics) are averaged, so every
     rank holds the same model.
 
+    With ``sync_bn=True`` every ``BatchNorm2d`` of the model becomes a
+    :class:`~mmintrovae.models.sync_batchnorm.SyncBatchNorm2d`, which
+    normalises with the statistics of all ranks' batches (on gloo and NCCL
+    alike); then, with the noise the model draws for the global batch
+    (``global_batch_randn``) and the hinge on the global batch mean, a
+    distributed step computes what one process does on the whole batch.
+    The wrapper is only built in distributed runs, so a single-process run
+    of the same config keeps plain BatchNorm; the layers have the same
+    parameters and buffers, so checkpoints load either way.
+
     Args:
         module (nn.Module): The model (an ``IntroVAE``).
         average_buffers (bool): Average buffers over ranks after each train
             step. Defaults to True.
+        sync_bn (bool): Normalise with the global batch's statistics (two
+            small all-reduces per BatchNorm layer and forward pass, see the
+            README's "Distributed training"). Defaults to False.
     """
 
-    def __init__(self, module: nn.Module, average_buffers: bool = True):
+    def __init__(self,
+                 module: nn.Module,
+                 average_buffers: bool = True,
+                 sync_bn: bool = False):
         super().__init__()
         self.module = module
         self.average_buffers = average_buffers
+        self.sync_bn = bool(sync_bn)
+        if self.sync_bn:
+            convert_sync_batchnorm(module)
         for tensor in list(module.parameters()) + list(module.buffers()):
             broadcast(tensor.data, src=0)
 

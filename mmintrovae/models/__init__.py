@@ -3,9 +3,11 @@ from .data_preprocessors import BatchedDataPreprocessor
 from .introvae import (IntroVAE, IntroVAEDecoder, IntroVAEEncoder,
                        IntroVAEResBlock, IntroVAEWeights, SoftIntroVAE)
 from .losses import GaussianKLLoss, MarginHingeLoss
+from .sync_batchnorm import SyncBatchNorm2d, convert_sync_batchnorm
 
 __all__ = [
     'BatchedDataPreprocessor', 'IntroVAE', 'IntroVAEDecoder',
     'IntroVAEEncoder', 'IntroVAEResBlock', 'IntroVAEWeights', 'SoftIntroVAE',
-    'GaussianKLLoss', 'MarginHingeLoss'
+    'GaussianKLLoss', 'MarginHingeLoss', 'SyncBatchNorm2d',
+    'convert_sync_batchnorm'
 ]

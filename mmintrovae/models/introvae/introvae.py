@@ -11,7 +11,8 @@ from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from torch import Tensor
 
-from ..utils import frozen_running_stats, reduce_gradients, reparameterize
+from ..utils import (frozen_running_stats, global_batch_randn,
+                     reduce_gradients, reparameterize)
 from .introvae_inference import IntroVAEInferenceMixin
 from .introvae_weights import IntroVAEWeights
 
@@ -303,7 +304,7 @@ class IntroVAE(IntroVAEInferenceMixin, BaseModel):
         with enc_optim.optim_context(self.encoder):
             # Z <- Enc(X), Z_p ~ N(0, I), X_r <- Dec(Z), X_p <- Dec(Z_p)
             # (Z_p is drawn first, as the authors' loop does.)
-            z_p = torch.randn(x.shape[0], self.latent_dim, device=x.device)
+            z_p = global_batch_randn((x.shape[0], self.latent_dim), x.device)
             mu, logvar = self.encoder(x)
             z = reparameterize(mu, logvar)
             x_r, x_p = self.decoder(z), self.decoder(z_p)

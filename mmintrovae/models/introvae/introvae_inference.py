@@ -10,7 +10,7 @@ from mmagic.structures import DataSample
 from mmagic.utils.typing import ForwardInputs, SampleList
 from torch import Tensor
 
-from ..utils import reparameterize
+from ..utils import global_batch_randn, reparameterize
 
 
 class IntroVAEInferenceMixin:
@@ -154,12 +154,18 @@ class IntroVAEInferenceMixin:
         Args:
             noise (Tensor | Callable, optional): The noise itself (its shape
                 is checked), a function called with the shape
-                ``(num_batches, latent_dim)``, or None (``torch.randn``).
+                ``(num_batches, latent_dim)``, or None (standard normal
+                codes, distinct on each rank: ``global_batch_randn``).
             num_batches (int): How many codes to draw.
 
         Returns:
             Tensor: Codes (num_batches, latent_dim) on the model's device.
         """
+        if noise is None:
+            # Distinct codes on every rank of a distributed evaluation (its
+            # generators are seeded alike): see global_batch_randn.
+            return global_batch_randn((num_batches, self.latent_dim),
+                                      self._device)
         return noise_sample_fn(
             noise,
             num_batches=num_batches,

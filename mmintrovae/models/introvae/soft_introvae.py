@@ -6,7 +6,7 @@ from mmagic.registry import MODELS
 from mmengine.optim import OptimWrapper
 from torch import Tensor
 
-from ..utils import reparameterize
+from ..utils import global_batch_randn, reparameterize
 from .introvae import IntroVAE, ModelType
 from .introvae_weights import IntroVAEWeights, SoftIntroVAEWeights
 
@@ -91,7 +91,7 @@ class SoftIntroVAE(IntroVAE):
         scale = 1.0 / x[0].numel()
         with enc_optim.optim_context(self.encoder):
             # z_p ~ N(0, I); Z <- Enc(x); x_r <- Dec(Z), x_p <- Dec(z_p)
-            z_p = torch.randn(x.shape[0], self.latent_dim, device=x.device)
+            z_p = global_batch_randn((x.shape[0], self.latent_dim), x.device)
             mu, logvar = self.encoder(x)
             x_r = self.decoder(reparameterize(mu, logvar))
             x_p = self.decoder(z_p)

@@ -3,8 +3,9 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-from mmagic.models.losses.loss_wrapper import reduce_loss
 from mmagic.registry import MODELS
+
+from .batch_reduction import reduce_over_ranks
 
 _REDUCTIONS = ('none', 'mean', 'sum')
 
@@ -49,8 +50,9 @@ class GaussianKLLoss(nn.Module):
     Args:
         loss_weight (float): Weight of the loss. Defaults to 1.0.
         reduction (str): Reduction over the batch: 'mean' (the authors'
-            code), 'sum' or 'none' (per-sample KL, shape (N,)).
-            Defaults to 'mean'.
+            code), 'sum' (over the global batch in distributed training,
+            see ``batch_reduction.global_sum``) or 'none' (per-sample KL,
+            shape (N,)). Defaults to 'mean'.
     """
 
     def __init__(self, loss_weight: float = 1.0, reduction: str = 'mean'):
@@ -77,5 +79,5 @@ class GaussianKLLoss(nn.Module):
         """
         reduction = reduction_override or self.reduction
         check_reduction(reduction, type(self).__name__)
-        kl = reduce_loss(gaussian_kl(mu, logvar), reduction)
+        kl = reduce_over_ranks(gaussian_kl(mu, logvar), reduction)
         return self.loss_weight * kl

@@ -5,34 +5,12 @@ from typing import Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmagic.models.losses.loss_wrapper import reduce_loss
 from mmagic.registry import MODELS
-from mmengine.dist import all_reduce, get_world_size
+from mmengine.dist import all_reduce
+from mmengine.logging import print_log
 
+from .batch_reduction import global_mean, reduce_over_ranks
 from .kl_loss import check_reduction
-
-
-def global_mean(values: torch.Tensor) -> torch.Tensor:
-    """The mean of ``values`` over the batches of all ranks, differentiable.
-
-    The value is the mean over every rank's batch (equal batch sizes); the
-    gradient flows through the local mean only. After the model averages
-    gradients over ranks (``reduce_gradients``), a loss written on this
-    mean gets exactly the gradient of the same loss on the whole batch in
-    one process. Without a process group it is the plain mean.
-
-    Args:
-        values (Tensor): Values of this rank's samples (any shape).
-
-    Returns:
-        Tensor: A scalar.
-    """
-    local = values.mean()
-    if get_world_size() == 1:
-        return local
-    total = local.detach().clone()
-    all_reduce(total, op='mean')
-    return local + (total - local.detach())
 
 
 @MODELS.register_module()
@@ -51,6 +29,12 @@ class MarginHingeLoss(nn.Module):
     and the running sums are buffers, so they are saved in checkpoints and
     are the same after ``--resume``.
 
+    Which margin wins when a checkpoint is loaded (``--resume`` or
+    ``load_from``): a numeric ``margin`` in the config always does (so a
+    run resumed after changing it, as the stability guard advises, trains
+    with the new m), and the log says when it replaces the checkpoint's;
+    with ``margin='auto'`` the checkpoint's measured margin is kept.
+
     Args:
         margin (float | str): The margin ``m`` (positive), or ``'auto'``.
             Its scale depends on the KL's reductions and on the data range
@@ -63,7 +47,8 @@ class MarginHingeLoss(nn.Module):
             each sample, then reduced: ``reduce([m - E_i]^+)``.
             Defaults to False.
         reduction (str): Batch reduction when ``per_sample`` is True: 'mean',
-            'sum' or 'none'. Defaults to 'mean'.
+            'sum' (over the global batch in distributed training) or
+            'none'. Defaults to 'mean'.
         auto_factor (float): With ``margin='auto'``, m = factor * the mean
             KL of real images at the end of the warm-up. Defaults to 1.5.
         auto_window (int): With ``margin='auto'``, how many of the last
@@ -104,6 +89,9 @@ class MarginHingeLoss(nn.Module):
         self.reduction = reduction
         self.auto_factor = float(auto_factor)
         self.auto_window = int(auto_window)
+        # The margin the config gives (None for 'auto'): it wins over a
+        # loaded checkpoint's (_load_from_state_dict).
+        self._configured_margin = None if self.auto else float(margin)
         # Host-side copy of "margin_value > 0": once set, the margin never
         # goes back (only loading a state dict can change it), so the step
         # does not read the buffer from the device on every call.
@@ -145,7 +133,8 @@ class MarginHingeLoss(nn.Module):
             float: The margin.
 
         Raises:
-            RuntimeError: If no KL was observed.
+            RuntimeError: If no KL was observed, or their mean is not
+                finite.
         """
         if not self.calibrated:
             if self.observed_count < 1:
@@ -154,22 +143,48 @@ class MarginHingeLoss(nn.Module):
                     'set model.vae_warmup_iters > 0 (the margin is measured '
                     'from the KL of real images at its end) or give a number '
                     'as model.loss_config.margin_loss.margin.')
-            self.margin_value.fill_(
-                self.auto_factor *
-                float(self.observed_sum / self.observed_count))
+            count = int(self.observed_count)
+            mean_kl = float(self.observed_sum / self.observed_count)
+            if not math.isfinite(mean_kl):
+                raise RuntimeError(
+                    "MarginHingeLoss: margin='auto' cannot set m: the mean "
+                    f'KL of real images over the last {count} warm-up '
+                    f'iterations is {mean_kl} (the plain-VAE warm-up '
+                    'diverged). Lower the learning rate (optim_wrapper.'
+                    'encoder/decoder.optimizer.lr), or give a number as '
+                    'model.loss_config.margin_loss.margin.')
+            self.margin_value.fill_(self.auto_factor * mean_kl)
         return self.margin
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args,
                               **kwargs) -> None:
-        """Loads checkpoints written before the margin was a buffer.
+        """Loads the margin's buffers; a numeric config margin wins.
 
-        Those hold no ``margin_value``/``observed_*``: the configured values
-        are kept for them instead of reporting missing keys.
+        Checkpoints written before the margin was a buffer hold no
+        ``margin_value``/``observed_*``: the configured values are kept for
+        them instead of reporting missing keys. With a numeric ``margin``
+        the loaded ``margin_value`` is replaced by it, with a warning when
+        they differ (see the class docstring).
         """
         for name, buffer in self._buffers.items():
             state_dict.setdefault(prefix + name, buffer.detach().clone())
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self._known_calibrated = False  # read the loaded margin again
+        configured = self._configured_margin
+        if configured is None:
+            return
+        loaded = float(self.margin_value)
+        # Compared at the buffer's precision (0.1 is not a float32).
+        if loaded != float(self.margin_value.new_tensor(configured)):
+            saved = f'm = {loaded:g}' if loaded > 0 else "an unset 'auto' m"
+            print_log(
+                f'MarginHingeLoss ({prefix.rstrip(".") or "margin"}): the '
+                f'checkpoint has {saved}; the config\'s margin='
+                f'{configured:g} is used instead (model.loss_config.'
+                "margin_loss.margin; set it to 'auto' to keep a measured "
+                'margin).', 'current', 'WARNING')
+            self.margin_value.fill_(configured)
+        self._known_calibrated = True
 
     def forward(self, energy: torch.Tensor) -> torch.Tensor:
         """Computes the weighted hinge.
@@ -187,7 +202,7 @@ class MarginHingeLoss(nn.Module):
                 'the model calls it at the end of its plain-VAE warm-up.')
         margin = self.margin_value.to(energy.dtype)
         if self.per_sample:
-            hinge = reduce_loss(
+            hinge = reduce_over_ranks(
                 F.relu(margin - energy.flatten()), self.reduction)
         else:
             hinge = F.relu(margin - global_mean(energy))
