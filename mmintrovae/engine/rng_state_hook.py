@@ -24,23 +24,31 @@ runs the data pipeline, which draws numbers from numpy's generator when
 ``before_train_epoch``. A checkpoint loaded with ``load_from`` but without
 ``resume`` (fine-tuning) leaves the generators alone.
 
-Limits: only rank 0 writes checkpoints, so its states are saved and every
-rank restores them. With ``randomness.diff_rank_seed=False`` (the default)
-all ranks draw from identical states, so this is exact; with
-``diff_rank_seed=True`` it is not, and the hook warns and leaves ranks > 0
-alone. Data-loader worker processes (``num_workers > 0``) are re-seeded by
-mmengine's ``worker_init_fn`` and replayed by the skipped batches, so they
-need no saved state.
+Distributed runs: each rank has its own generators (identical with
+mmengine's default ``diff_rank_seed=False``, different with True), but only
+rank 0 writes checkpoints, and ``before_save_checkpoint`` runs on rank 0
+only. So right before ``CheckpointHook`` saves (the same test it makes,
+``checkpoint_schedule``), every rank's states are gathered to rank 0, and
+the checkpoint holds them under ``'ranks'`` (one entry per rank). On resume
+with the same world size, every rank restores its own entry; with another
+world size, or from a checkpoint without ``'ranks'``, every rank restores
+rank 0's states, with a warning. Data-loader worker processes
+(``num_workers > 0``) are re-seeded by mmengine's ``worker_init_fn`` and
+replayed by the skipped batches, so they need no saved state.
 """
+import logging
 import random
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 from mmagic.registry import HOOKS
-from mmengine.dist import get_rank, get_world_size
+from mmengine.dist import all_gather_object, get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+
+from .checkpoint_schedule import (checkpoint_due_after_epoch,
+                                  checkpoint_due_after_iter)
 
 __all__ = ['RNGStateHook', 'get_rng_state', 'set_rng_state']
 
@@ -98,7 +106,8 @@ def set_rng_state(state: Dict[str, Any]) -> None:
             print_log(
                 f'RNGStateHook: the checkpoint has {len(cuda)} CUDA RNG '
                 f'states, this machine {torch.cuda.device_count()} devices; '
-                'CUDA generators are not restored.', 'current', 'WARNING')
+                'CUDA generators are not restored.', 'current',
+                logging.WARNING)
 
 
 class _RestoreBeforeNextBatch:
@@ -133,20 +142,52 @@ class RNGStateHook(Hook):
 
     Add it to a config with ``custom_hooks = [dict(type='RNGStateHook')]``.
     See the module docstring for what is saved, when it is restored, and
-    the limits.
+    what happens in distributed runs.
     """
 
+    # Above CheckpointHook (VERY_LOW): the states are gathered before it
+    # saves.
     priority = 'NORMAL'
 
     def __init__(self) -> None:
         self._loaded: Optional[Dict[str, Any]] = None
         self._pending: Optional[Dict[str, Any]] = None
+        self._gathered: Optional[Tuple[int, List[Dict[str, Any]]]] = None
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        """Gathers every rank's states when a checkpoint follows."""
+        if get_world_size() > 1 and checkpoint_due_after_iter(runner):
+            self._gather(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        """Gathers every rank's states when a checkpoint follows."""
+        if get_world_size() > 1 and checkpoint_due_after_epoch(runner):
+            self._gather(runner)
+
+    def _gather(self, runner) -> None:
+        """All ranks' states, kept (on rank 0) for the coming checkpoint."""
+        self._gathered = (runner.iter, all_gather_object(get_rng_state()))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Adds the current states (and the iteration) to the checkpoint."""
+        """Adds the current states (and the iteration) to the checkpoint;
+        in distributed runs, every rank's (gathered right before)."""
         state = get_rng_state()
         state['iter'] = int(checkpoint.get('meta', {}).get('iter', -1))
         state['world_size'] = int(get_world_size())
+        gathered, self._gathered = self._gathered, None
+        if get_world_size() > 1:
+            if gathered is not None and gathered[0] == runner.iter:
+                state['ranks'] = gathered[1]
+            else:
+                print_log(
+                    'RNGStateHook: this checkpoint was not announced by '
+                    "CheckpointHook's interval (e.g. save_best); it holds "
+                    "rank 0's RNG states only, so resuming it on several "
+                    'ranks is not exact.', 'current', logging.WARNING)
         checkpoint[CHECKPOINT_KEY] = state
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -157,15 +198,14 @@ class RNGStateHook(Hook):
                 'RNGStateHook: the checkpoint has no RNG states (saved '
                 'without this hook); a resumed run draws other random '
                 'numbers than the uninterrupted one would have.', 'current',
-                'WARNING')
+                logging.WARNING)
 
     def before_train(self, runner) -> None:
         """Arms the restore if this run resumes the checkpoint's iteration."""
         state, self._loaded = self._loaded, None
         if state is None or runner.iter == 0 or state['iter'] != runner.iter:
             return  # nothing loaded, or load_from without resume
-        if not self._may_restore(runner, state):
-            return
+        state = self._state_of_this_rank(state)
         loop = runner.train_loop
         if hasattr(loop, 'dataloader_iterator'):
             # IterBasedTrainLoop replays `iter` batches before the next one.
@@ -182,20 +222,25 @@ class RNGStateHook(Hook):
             set_rng_state(state)
 
     @staticmethod
-    def _may_restore(runner, state: Dict[str, Any]) -> bool:
-        """False (with a warning) where restoring rank 0's states is wrong."""
-        randomness = runner.cfg.get('randomness', None) or {}
-        if randomness.get('diff_rank_seed', False) and get_rank() > 0:
+    def _state_of_this_rank(state: Dict[str, Any]) -> Dict[str, Any]:
+        """This rank's saved states, or rank 0's (with a warning) where the
+        checkpoint has none for it."""
+        world_size, rank = get_world_size(), get_rank()
+        ranks = state.get('ranks')
+        if ranks is not None and len(ranks) == world_size:
+            return ranks[rank]
+        saved_world = state.get('world_size', 1)
+        if saved_world != world_size:
             print_log(
-                'RNGStateHook: diff_rank_seed=True and only rank 0 saves '
-                'checkpoints; this rank keeps its fresh seed, so resuming '
-                'is not exact.', 'current', 'WARNING')
-            return False
-        if state.get('world_size', 1) != get_world_size():
+                f'RNGStateHook: the checkpoint was saved with world size '
+                f'{saved_world}, this run has {world_size}; the data shards '
+                "and each rank's noise differ, so resuming is not exact "
+                "(rank 0's RNG states restored on every rank).", 'current',
+                logging.WARNING)
+        elif world_size > 1:
             print_log(
-                f"RNGStateHook: the checkpoint was saved with world size "
-                f"{state.get('world_size')}, this run has "
-                f'{get_world_size()}; the data shards differ, so resuming '
-                'is not exact (RNG states restored anyway).', 'current',
-                'WARNING')
-        return True
+                "RNGStateHook: the checkpoint holds rank 0's RNG states "
+                'only; every rank restores them, which is exact only when '
+                'all ranks had the same states (randomness.diff_rank_seed='
+                'False).', 'current', logging.WARNING)
+        return state

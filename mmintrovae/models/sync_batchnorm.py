@@ -68,15 +68,13 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         xf = x.float()
         channels = xf.shape[1]
         count = xf.new_full((1, ), xf.numel() / channels)
-        local = torch.cat(
-            [xf.sum((0, 2, 3)), (xf * xf).sum((0, 2, 3)), count])
+        local = torch.cat([xf.sum((0, 2, 3)), (xf * xf).sum((0, 2, 3)), count])
         total = _AllReduceSum.apply(local)
         n = total[-1]
         mean = total[:channels] / n
         var = (total[channels:2 * channels] / n - mean * mean).clamp_min(0)
         if self.track_running_stats:
-            self._update_running_stats(mean.detach(), var.detach(),
-                                       n.detach())
+            self._update_running_stats(mean.detach(), var.detach(), n.detach())
         scale = torch.rsqrt(var + self.eps)
         shift = -mean * scale
         if self.affine:

@@ -84,9 +84,8 @@ def global_batch_randn(shape: Sequence[int],
     world_size = get_world_size()
     if world_size == 1:
         return torch.randn(shape, device=device, dtype=dtype)
-    full = torch.randn((shape[0] * world_size, ) + shape[1:],
-                       device=device,
-                       dtype=dtype)
+    full = torch.randn(
+        (shape[0] * world_size, ) + shape[1:], device=device, dtype=dtype)
     return full[get_rank()::world_size].contiguous()
 
 

@@ -1,4 +1,4 @@
-"""Distributed IntroVAE training on CPU through the Runner: 2 ranks = 1 process.
+"""Distributed training on CPU through the Runner: 2 ranks == 1 process.
 
 One ``torchrun`` launch (2 processes, gloo, CPU) runs ``tools/train.py``'s
 ``main`` with ``--launcher pytorch`` for tiny 16x16 IntroVAE configs on 24
@@ -25,7 +25,6 @@ the image names of each batch through a small hook in the tmp dir.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,12 +146,9 @@ def runs(tmp_path_factory):
         dist_rank_bn=dict(batch_size=2, sync_bn=False),
         single=dict(batch_size=4, sync_bn=True))
     configs = {
-        name: write_train_config(
-            tmp / f'{name}.py',
-            CONFIG,
-            data_root=faces,
-            iters=ITERS,
-            **fields)
+        name:
+        write_train_config(
+            tmp / f'{name}.py', CONFIG, data_root=faces, iters=ITERS, **fields)
         for name, fields in runs.items()
     }
     work = {name: tmp / f'work_{name}' for name in runs}

@@ -290,8 +290,8 @@ def test_controls_miss_one_process(runs, arm, reference):
     rank0, rank1 = (r[arm] for r in runs['ranks'])
     # Gradients (and buffers) are still averaged: the ranks agree ...
     assert _max_diff(
-        _network_state(rank0['state']), _network_state(
-            rank1['state'])) <= TOLERANCE
+        _network_state(rank0['state']),
+        _network_state(rank1['state'])) <= TOLERANCE
     # ... but not with one process on the whole batch.
     diff = _max_diff(rank0['state'], runs['references'][reference]['state'])
     assert diff > 100 * TOLERANCE, (
@@ -307,7 +307,9 @@ def test_ranks_draw_distinct_noise(runs):
     ``torch.randn`` (the control) every rank decodes the same z_p, so the
     ranks' KL of their samples is the same number (same synced weights)."""
     for step in (1, 2):  # the introspective steps
-        kl = [r['introvae']['logs'][step]['kl_fake_enc'] for r in runs['ranks']]
+        kl = [
+            r['introvae']['logs'][step]['kl_fake_enc'] for r in runs['ranks']
+        ]
         assert kl[0] != kl[1], kl
         kl = [
             r['rank_noise']['logs'][step]['kl_fake_enc'] for r in runs['ranks']

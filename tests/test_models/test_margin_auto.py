@@ -103,3 +103,57 @@ def test_uncalibrated_margin_saves_finite_numbers():
     hinge = MarginHingeLoss(margin='auto')
     assert all(torch.isfinite(v).all() for v in hinge.state_dict().values())
     assert not hinge.calibrated
+
+
+@pytest.fixture
+def logged(monkeypatch):
+    """The messages margin_loss hands to mmengine's print_log."""
+    from mmintrovae.models.losses import margin_loss
+    messages = []
+    monkeypatch.setattr(margin_loss, 'print_log',
+                        lambda msg, *args, **kwargs: messages.append(msg))
+    return messages
+
+
+def test_numeric_config_margin_wins_over_the_checkpoints(logged):
+    """--resume/load_from after changing margin= trains with the new m, and
+    the log says so; the same m loads silently."""
+    saved = MarginHingeLoss(margin=120.).state_dict()
+    hinge = MarginHingeLoss(margin=200.)
+    hinge.load_state_dict(saved)
+    assert hinge.margin == 200.
+    assert hinge(torch.tensor([150.])).item() == pytest.approx(50.)
+    out = ' '.join(logged)
+    assert ("the checkpoint has m = 120; the config's margin=200 is used "
+            'instead (model.loss_config.margin_loss.margin') in out
+    same = MarginHingeLoss(margin=0.1)
+    same.load_state_dict(MarginHingeLoss(margin=0.1).state_dict())
+    assert len(logged) == 1  # nothing for the same m
+    # An uncalibrated 'auto' checkpoint loaded into a numeric config.
+    numeric = MarginHingeLoss(margin=50.)
+    numeric.load_state_dict(MarginHingeLoss(margin='auto').state_dict())
+    assert numeric.margin == 50. and numeric.calibrated
+    assert "the checkpoint has an unset 'auto' m" in logged[-1]
+
+
+def test_auto_margin_keeps_the_checkpoints_measured_margin():
+    measured = MarginHingeLoss(margin='auto')
+    measured.observe(torch.tensor(8.))
+    measured.calibrate()
+    resumed = MarginHingeLoss(margin='auto')
+    resumed.load_state_dict(measured.state_dict())
+    assert resumed.calibrated and resumed.margin == pytest.approx(12.)
+
+
+@pytest.mark.parametrize('bad', [math.nan, math.inf])
+def test_auto_margin_refuses_a_diverged_warmup(bad):
+    hinge = MarginHingeLoss(margin='auto')
+    hinge.observe(torch.tensor(3.))
+    hinge.observe(torch.tensor(bad))
+    with pytest.raises(RuntimeError) as err:
+        hinge.calibrate()
+    message = str(err.value)
+    assert (f'the mean KL of real images over the last 2 warm-up iterations '
+            f'is {float(bad)} (the plain-VAE warm-up diverged)') in message
+    assert 'model.loss_config.margin_loss.margin' in message
+    assert not hinge.calibrated

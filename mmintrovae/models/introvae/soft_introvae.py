@@ -1,7 +1,6 @@
 """Soft-IntroVAE (Daniel & Tamar, CVPR 2021) as an mmagic model."""
 from typing import Dict, Optional, Union
 
-import torch
 from mmagic.registry import MODELS
 from mmengine.optim import OptimWrapper
 from torch import Tensor

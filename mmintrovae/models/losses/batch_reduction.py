@@ -17,12 +17,15 @@ from mmengine.dist import all_reduce, get_world_size
 __all__ = ['global_mean', 'global_sum', 'reduce_over_ranks']
 
 
-def _with_global_value(local: torch.Tensor, op: str) -> torch.Tensor:
-    """``local`` with the value all-reduced (``op``) over ranks and the
-    gradient of ``local`` itself."""
+def _with_global_value(local: torch.Tensor,
+                       op: str,
+                       grad_scale: float = 1.) -> torch.Tensor:
+    """``local`` all-reduced over ranks (``op``) as the value, with the
+    gradient of ``grad_scale * local``."""
     total = local.detach().clone()
     all_reduce(total, op=op)
-    return local + (total - local.detach())
+    scaled = local * grad_scale if grad_scale != 1 else local
+    return scaled + (total - scaled.detach())
 
 
 def global_mean(values: torch.Tensor) -> torch.Tensor:
@@ -64,7 +67,7 @@ def global_sum(values: torch.Tensor) -> torch.Tensor:
     world_size = get_world_size()
     if world_size == 1:
         return local
-    return _with_global_value(local * world_size, 'sum')
+    return _with_global_value(local, 'sum', grad_scale=world_size)
 
 
 def reduce_over_ranks(values: torch.Tensor, reduction: str) -> torch.Tensor:

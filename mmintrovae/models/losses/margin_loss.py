@@ -1,4 +1,5 @@
 """The introspective margin hinge [m - E]^+ of IntroVAE and EBGAN."""
+import logging
 import math
 from typing import Union
 
@@ -182,7 +183,7 @@ class MarginHingeLoss(nn.Module):
                 f'checkpoint has {saved}; the config\'s margin='
                 f'{configured:g} is used instead (model.loss_config.'
                 "margin_loss.margin; set it to 'auto' to keep a measured "
-                'margin).', 'current', 'WARNING')
+                'margin).', 'current', logging.WARNING)
             self.margin_value.fill_(configured)
         self._known_calibrated = True
 
