@@ -8,7 +8,7 @@ APP_ARGS ?=
 # 1: build mmcv's compiled C++ ops (~15 min on 2 cores, once); 0: mmcv-lite + a stand-in.
 MMCV_OPS ?= 0
 
-.PHONY: setup demo demo-run data data-faces demo-faces study app test test-fast lint format benchmark clean
+.PHONY: setup demo demo-run data data-faces demo-faces study app test test-fast lint format benchmark gpu-prepare gpu-check clean
 
 setup:  ## Create .venv with torch, mmcv (no compiled ops unless MMCV_OPS=1), mmengine, mmagic, the project
 	MMCV_OPS=$(MMCV_OPS) bash tools/setup_env.sh
@@ -57,6 +57,12 @@ format:  ## Apply isort and yapf
 
 benchmark:  ## Time the training step (see README "Speed")
 	$(PY) tools/benchmark.py $(CONFIG)
+
+gpu-prepare: data  ## Wheels and data for the GPU check into .gpu/ (run here, with the registries)
+	PYTHON=$(PY) bash tools/gpu_prepare.sh
+
+gpu-check:  ## On a machine with one CUDA GPU (carrying .gpu): every CUDA path, one report
+	bash tools/gpu_check.sh
 
 clean:
 	rm -rf work_dirs .pytest_cache

@@ -13,15 +13,12 @@ env_cfg = dict(
 # wrapper averages each update's gradients exactly once (see
 # mmintrovae/engine/model_wrapper.py) instead of DDP's autograd hooks.
 model_wrapper_cfg = dict(type='IntroVAEDistributedWrapper')
-# SyncBN is off: each rank normalises with its own batch's statistics (the
-# wrapper averages the running statistics after each step). To normalise
-# with the statistics of all ranks' batches, add the top-level key
-# `sync_bn = 'torch'` to a config: in distributed runs mmengine's
-# Runner.wrap_model then calls convert_sync_batchnorm(model, 'torch') before
-# wrapping (single-process runs revert SyncBN to BN). It needs GPUs (NCCL):
-# torch's SyncBatchNorm raises "SyncBatchNorm expected input tensor to be on
-# GPU ..." in training on CPU, also with gloo, so leave it unset for
-# tools/dist_train.sh on machines without CUDA.
+# BatchNorm statistics are per rank here (the wrapper averages the running
+# statistics after each step); `model_wrapper_cfg = dict(sync_bn=True)`
+# (the GPU schedule sets it) normalises with the statistics of all ranks'
+# batches instead, on gloo (CPU) and NCCL alike. mmengine's own
+# `sync_bn = 'torch'` needs GPUs (torch's SyncBatchNorm raises for CPU
+# tensors).
 
 default_hooks = dict(
     # mmengine's RuntimeInfoHook reads every logged value to the host every

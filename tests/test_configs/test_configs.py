@@ -260,3 +260,37 @@ def test_train_tool_names_a_missing_dataset_folder(case, tmp_path):
     frames = re.findall(r'^\s*File "([^"]+)"', result.stderr, re.M)
     assert not any(re.search(r'[/\\]torch[/\\]', f) for f in frames), frames
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
+
+
+GPU_CONFIGS = [
+    p for p in CONFIGS if _is_introvae(p) and Config.fromfile(
+        p).optim_wrapper.encoder.get('type') == 'BF16OptimWrapper'
+]
+
+
+@pytest.mark.parametrize('path', GPU_CONFIGS, ids=_name)
+def test_multi_gpu_configs_normalise_over_all_ranks(path):
+    """The GPU configs (run with tools/dist_train.sh) wrap the model with
+    sync_bn, which turns every BatchNorm2d into SyncBatchNorm2d."""
+    from mmintrovae.engine import IntroVAEDistributedWrapper
+    from mmintrovae.models import SyncBatchNorm2d
+    cfg = Config.fromfile(path)
+    assert cfg.model_wrapper_cfg == dict(
+        type='IntroVAEDistributedWrapper', sync_bn=True)
+    model_cfg = copy.deepcopy(cfg.model)
+    # A small network of the same kind: the conversion does not depend on
+    # the size, and 1024 px networks are slow to build.
+    model_cfg.update(image_size=16, channels=(4, 8), latent_dim=4)
+    if 'ema_config' in model_cfg:
+        model_cfg.pop('ema_config')
+    init_default_scope('mmagic')
+    model = MODELS.build(model_cfg)
+    wrapper = IntroVAEDistributedWrapper(
+        model, **{
+            k: v
+            for k, v in cfg.model_wrapper_cfg.items() if k != 'type'
+        })
+    layers = [
+        m for m in wrapper.modules() if isinstance(m, torch.nn.BatchNorm2d)
+    ]
+    assert layers and all(type(m) is SyncBatchNorm2d for m in layers)

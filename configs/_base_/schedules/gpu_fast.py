@@ -21,3 +21,9 @@ custom_hooks = [
     dict(type='IntroVAEVisualizationHook', interval=2000),
     dict(type='IntroVAEStabilityGuardHook'),
 ]
+
+# Several GPUs (tools/dist_train.sh): BatchNorm over the batches of all
+# ranks (SyncBatchNorm2d), so that 8 GPUs x 2 images normalise as one
+# process on 16 would (README "Distributed training" has what it costs).
+# A single-process run builds no wrapper and keeps plain BatchNorm.
+model_wrapper_cfg = dict(sync_bn=True)
