@@ -28,6 +28,7 @@ import time
 import numpy as np
 import torch
 import torch.distributed as torch_dist
+from benchmark import build_model  # tools/benchmark.py, beside this file
 from mmengine import MessageHub
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
@@ -35,7 +36,6 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import mmintrovae  # noqa: F401  (registers the modules)
-from benchmark import build_model  # tools/benchmark.py, beside this file
 from mmintrovae.engine import IntroVAEDistributedWrapper
 
 
@@ -82,22 +82,23 @@ def _batch(size: int, image_size: int) -> dict:
     return pseudo_collate([
         pack(
             dict(
-                gt=rng.integers(0, 256, (image_size, image_size, 3),
-                                dtype=np.uint8))) for _ in range(size)
+                gt=rng.integers(
+                    0, 256, (image_size, image_size, 3), dtype=np.uint8)))
+        for _ in range(size)
     ])
 
 
 def _worker(args: argparse.Namespace) -> None:
     cuda = args.device == 'cuda'
-    backend = args.backend or ('nccl' if cuda and torch.cuda.device_count() >=
-                               int(os.environ['WORLD_SIZE']) else 'gloo')
+    backend = args.backend or ('nccl' if cuda and torch.cuda.device_count()
+                               >= int(os.environ['WORLD_SIZE']) else 'gloo')
     torch_dist.init_process_group(backend)
     rank, world = torch_dist.get_rank(), torch_dist.get_world_size()
     device = torch.device('cpu')
     if cuda:
-        device = torch.device('cuda',
-                              int(os.environ['LOCAL_RANK']) %
-                              torch.cuda.device_count())
+        device = torch.device(
+            'cuda',
+            int(os.environ['LOCAL_RANK']) % torch.cuda.device_count())
         torch.cuda.set_device(device)
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmagic'))
@@ -138,13 +139,15 @@ def _worker(args: argparse.Namespace) -> None:
             batch_per_rank=size,
             iters=args.iters,
             modes={
-                name: dict(
+                name:
+                dict(
                     ms_per_iter=1e3 * statistics.median(times),
                     images_per_s=world * size / statistics.median(times))
                 for name, (_w, _o, times) in modes.items()
             })
-        per_rank, sync = (result['modes'][k]['ms_per_iter']
-                          for k in ('per-rank BN', 'sync_bn'))
+        per_rank, sync = (
+            result['modes'][k]['ms_per_iter']
+            for k in ('per-rank BN', 'sync_bn'))
         result['sync_over_per_rank'] = sync / per_rank
         print(f"{args.config}: {world} ranks x {size} images on "
               f"{result['device']} ({backend}), median of {args.iters} "

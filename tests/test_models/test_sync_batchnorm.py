@@ -36,8 +36,8 @@ def test_conversion_keeps_parameters_buffers_and_outputs():
     for _ in range(2):  # train mode: batch statistics, running stats move
         assert torch.allclose(plain(x), synced(x), atol=1e-5)
     for key, value in plain.state_dict().items():
-        assert torch.allclose(value.float(), synced.state_dict()[key].float(),
-                              atol=1e-6), key
+        assert torch.allclose(
+            value.float(), synced.state_dict()[key].float(), atol=1e-6), key
     plain.eval(), synced.eval()
     assert torch.allclose(plain(x), synced(x), atol=1e-5)
 
