@@ -38,7 +38,6 @@ from mmengine.registry import init_default_scope
 import mmintrovae  # noqa: F401  (registers the modules)
 from mmintrovae.engine import IntroVAEDistributedWrapper
 
-
 # The launched processes read the command line from here: torchrun would
 # take options such as --nproc as abbreviations of its own.
 ARGV_VARIABLE = 'MMINTROVAE_BENCHMARK_SYNC_BN_ARGV'
