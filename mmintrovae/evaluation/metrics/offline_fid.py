@@ -99,9 +99,12 @@ class OfflineFrechetInceptionDistance(FrechetInceptionDistance):
         """
         image = image[:, [2, 1, 0]].to(self.device)  # BGR -> RGB
         self.inception.to(self.device)
+        # channels_last: the same fp32 network, 1.2x faster on this CPU
+        # (features equal within 5e-6; make demo's test is mostly this).
+        inputs = to_inception_input(image, self.inception_style).contiguous(
+            memory_format=torch.channels_last)
         with torch.no_grad():
-            feat = self.inception(
-                to_inception_input(image, self.inception_style))
+            feat = self.inception(inputs)
         if feat.ndim != 2 or feat.shape[1] != FEATURE_DIM:
             raise RuntimeError(
                 f'Inception returned features of shape {tuple(feat.shape)}, '
