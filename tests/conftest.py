@@ -143,6 +143,51 @@ def write_train_config(path: Path, template: str, **fields: object) -> str:
     return str(path)
 
 
+def logged_scalars(work_dir: Path) -> dict:
+    """``{iter: logged values}`` from a run's ``*/vis_data/scalars.json``
+    (without the timings, which differ between runs)."""
+    import json
+    files = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
+    assert len(files) == 1, files
+    out = {}
+    for line in files[0].read_text().splitlines():
+        record = json.loads(line)
+        for key in ('time', 'data_time', 'step'):
+            record.pop(key, None)
+        out[record.pop('iter')] = record
+    return out
+
+
+def assert_nested_close(a, b, what: str, tolerance: float = 0.) -> None:
+    """Nested checkpoint contents (dicts, lists, tensors, numbers) are equal:
+    floating-point tensors within ``tolerance`` (0: bit for bit), the rest
+    exactly.
+
+    Args:
+        a, b: The two values.
+        what (str): Where in the checkpoint, for the failure message.
+        tolerance (float): Largest absolute difference of float tensors.
+    """
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), what
+        for key in a:
+            assert_nested_close(a[key], b[key], f'{what}.{key}', tolerance)
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), what
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_nested_close(x, y, f'{what}[{i}]', tolerance)
+    elif isinstance(a, torch.Tensor):
+        assert a.shape == b.shape and a.dtype == b.dtype, what
+        if a.is_floating_point() and tolerance > 0:
+            diff = (a.double() - b.double()).abs().max().item() \
+                if a.numel() else 0.
+            assert diff <= tolerance, f'{what} differs by {diff:.3g}'
+        else:
+            assert torch.equal(a, b), what
+    else:
+        assert a == b, what
+
+
 def tiny_model_cfg(**overrides) -> dict:
     """A 16x16 IntroVAE config with data in [0, 1], for fast CPU tests."""
     cfg = dict(

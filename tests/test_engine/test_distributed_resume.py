@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import (REPO, free_port, run_or_fail, subprocess_env,
-                      write_train_config)
+from conftest import (REPO, assert_nested_close, free_port, logged_scalars,
+                      run_or_fail, subprocess_env, write_train_config)
 
 from mmintrovae.engine.safe_checkpoint import load_checkpoint_safely
 
@@ -81,35 +81,6 @@ def _launch(tmp: Path, name: str, runs: list) -> None:
                 timeout=400)
 
 
-def _scalars(work_dir: Path) -> dict:
-    """{iter: logged values} from the work dir's vis_data/scalars.json."""
-    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert len(files) == 1, files
-    out = {}
-    for line in files[0].read_text().splitlines():
-        record = json.loads(line)
-        for key in ('time', 'data_time', 'step'):
-            record.pop(key, None)
-        out[record.pop('iter')] = record
-    return out
-
-
-def _assert_equal(a, b, what: str) -> None:
-    """Bit-for-bit equality of nested checkpoint contents."""
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), what
-        for key in a:
-            _assert_equal(a[key], b[key], f'{what}.{key}')
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), what
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_equal(x, y, f'{what}[{i}]')
-    elif isinstance(a, torch.Tensor):
-        assert a.dtype == b.dtype and torch.equal(a, b), what
-    else:
-        assert a == b, what
-
-
 @pytest.fixture(scope='module')
 def resumed(tmp_path_factory):
     from mmintrovae.datasets.synthetic_faces import make_synthetic_faces
@@ -158,7 +129,7 @@ def test_checkpoint_holds_every_ranks_rng_state(resumed):
 
 def test_resume_on_two_ranks_is_bit_exact(resumed):
     full, part, _ = resumed
-    expected, got = _scalars(full), _scalars(part)
+    expected, got = logged_scalars(full), logged_scalars(part)
     assert sorted(expected) == [1, 2, 3, 4, 5, 6] and sorted(got) == [4, 5, 6]
     assert 'loss_vae' in got[4] and 'loss_encoder' in got[6]
     for it in (4, 5, 6):
@@ -167,16 +138,16 @@ def test_resume_on_two_ranks_is_bit_exact(resumed):
     b = load_checkpoint_safely(str(part / 'iter_6.pth'))
     assert any(k.startswith('decoder_ema.') for k in a['state_dict'])
     assert a['state_dict']['margin_loss.margin_value'] > 0
-    _assert_equal(a['state_dict'], b['state_dict'], 'state_dict')
-    _assert_equal(a['optimizer'], b['optimizer'], 'optimizer')
-    _assert_equal(a['rng_state'], b['rng_state'], 'rng_state')
+    assert_nested_close(a['state_dict'], b['state_dict'], 'state_dict')
+    assert_nested_close(a['optimizer'], b['optimizer'], 'optimizer')
+    assert_nested_close(a['rng_state'], b['rng_state'], 'rng_state')
 
 
 def test_resume_with_rank0_states_only_is_not_exact(resumed):
     """Control: every rank restoring rank 0's states changes rank 1's noise
     and flips, and with them the run."""
     full, _, control = resumed
-    assert sorted(_scalars(control)) == [4, 5, 6]
+    assert sorted(logged_scalars(control)) == [4, 5, 6]
     a = load_checkpoint_safely(str(full / 'iter_6.pth'))['state_dict']
     b = load_checkpoint_safely(str(control / 'iter_6.pth'))['state_dict']
     diff = max((a[k].double() - b[k].double()).abs().max().item() for k in a

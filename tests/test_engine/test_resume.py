@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, run_or_fail, subprocess_env, write_train_config
+from conftest import (REPO, assert_nested_close, logged_scalars, run_or_fail,
+                      subprocess_env, write_train_config)
 
 from mmintrovae.engine.safe_checkpoint import load_checkpoint_safely
 
@@ -87,40 +88,6 @@ def _run(tmp: Path, name: str, runs: list) -> None:
                 env=subprocess_env(REPO / 'tests', REPO))
 
 
-def _scalars(work_dir: Path) -> dict:
-    """{iter: logged values} from the work dir's vis_data/scalars.json."""
-    files = sorted(work_dir.glob('*/vis_data/scalars.json'))
-    assert len(files) == 1, files
-    out = {}
-    for line in files[0].read_text().splitlines():
-        record = json.loads(line)
-        for key in ('time', 'data_time', 'step'):
-            record.pop(key, None)
-        out[record.pop('iter')] = record
-    return out
-
-
-def _assert_close(a, b, what: str) -> None:
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), what
-        for key in a:
-            _assert_close(a[key], b[key], f'{what}.{key}')
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), what
-        for i, (x, y) in enumerate(zip(a, b)):
-            _assert_close(x, y, f'{what}[{i}]')
-    elif isinstance(a, torch.Tensor):
-        assert a.shape == b.shape and a.dtype == b.dtype, what
-        if a.is_floating_point():
-            diff = (a.double() - b.double()).abs().max().item() \
-                if a.numel() else 0.
-            assert diff <= TOLERANCE, f'{what} differs by {diff:.3g}'
-        else:
-            assert torch.equal(a, b), what
-    else:
-        assert a == b, what
-
-
 @pytest.fixture(scope='module')
 def resumed(tmp_path_factory):
     from mmintrovae.datasets.synthetic_faces import make_synthetic_faces
@@ -154,7 +121,7 @@ def resumed(tmp_path_factory):
 
 def test_resume_reproduces_losses(resumed):
     full, part, _ = resumed
-    expected, got = _scalars(full), _scalars(part)
+    expected, got = logged_scalars(full), logged_scalars(part)
     assert sorted(expected) == [1, 2, 3, 4, 5, 6]
     assert sorted(got) == [4, 5, 6]
     # Iteration 4 is a VAE step, 5 and 6 are introspective steps.
@@ -172,10 +139,11 @@ def test_resume_reproduces_weights_ema_and_optimizer(resumed):
     b = load_checkpoint_safely(str(part / 'iter_6.pth'))
     assert a['meta']['iter'] == b['meta']['iter'] == 6
     assert any(k.startswith('decoder_ema.') for k in a['state_dict'])
-    _assert_close(a['state_dict'], b['state_dict'], 'state_dict')
-    _assert_close(a['optimizer'], b['optimizer'], 'optimizer')
+    assert_nested_close(a['state_dict'], b['state_dict'], 'state_dict',
+                        TOLERANCE)
+    assert_nested_close(a['optimizer'], b['optimizer'], 'optimizer', TOLERANCE)
     # The generators end in the same state too.
-    _assert_close(a['rng_state'], b['rng_state'], 'rng_state')
+    assert_nested_close(a['rng_state'], b['rng_state'], 'rng_state', TOLERANCE)
 
 
 def test_checkpoint_rng_state_loads_weights_only(resumed):
@@ -190,7 +158,7 @@ def test_auto_margin_is_the_same_after_resume(resumed):
     """m = 1.5 x the mean KL of real images of iterations 3 and 4, whether
     or not the run was resumed between them."""
     full, part, _ = resumed
-    expected, got = _scalars(full), _scalars(part)
+    expected, got = logged_scalars(full), logged_scalars(part)
     margin = 1.5 * (expected[3]['kl_real'] + expected[4]['kl_real']) / 2
     for it in (5, 6):
         assert expected[it]['margin'] == pytest.approx(margin, rel=1e-5)
@@ -204,6 +172,6 @@ def test_auto_margin_is_the_same_after_resume(resumed):
 def test_resume_without_rng_hook_is_not_exact(resumed):
     """Control: the weights and optimizer are restored, the noise is not."""
     full, _, bare = resumed
-    expected, got = _scalars(full), _scalars(bare)
+    expected, got = logged_scalars(full), logged_scalars(bare)
     assert got[4]['loss_ae'] != pytest.approx(
         expected[4]['loss_ae'], rel=TOLERANCE, abs=TOLERANCE)
