@@ -79,9 +79,10 @@ _m.install()
 PYEOF
     PYTHONPATH=/tmp/site:$root python3 -c 'import mmagic.models, mmagic.evaluation, mmintrovae'
   }
-  export PYTHONPATH=/tmp/site:$root
+  export PYTHONPATH=/tmp/site:$root root gpu_dir
+  export -f setup  # `timeout` runs programs, not shell functions
   py=python3
-  run setup 240 setup || { log "set-up failed: nothing else can run."; exit 1; }
+  run setup 240 bash -c setup || { log "set-up failed: nothing else can run."; exit 1; }
 fi
 log ""
 log "- python: $("$py" -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "CUDA", torch.version.cuda)' 2>&1 | tail -1)"

@@ -34,6 +34,18 @@ def test_missing_environment_names_the_fix(tmp_path):
             'registries and carry .gpu to this one.') in report
 
 
+def test_failed_setup_stops_the_check(tmp_path):
+    """A .gpu/whl without wheels: the set-up step fails, says so, and no
+    other step runs."""
+    (tmp_path / 'gpu' / 'whl').mkdir(parents=True)
+    proc = _check(tmp_path, PY='/bin/false', GPU_DIR=str(tmp_path / 'gpu'))
+    assert proc.returncode == 1
+    report = (tmp_path / 'gpu_check' / 'report.md').read_text()
+    assert '- setup: FAILED (rc 1)' in report, report
+    assert report.rstrip().endswith('set-up failed: nothing else can run.')
+    assert '- train:' not in report
+
+
 def test_check_trains_tests_and_runs_two_processes(tmp_path):
     """The train, test and dist steps of the check, on the CPU, with the
     check's derived config (the Fashion-MNIST network, 4 and 3 iterations,
