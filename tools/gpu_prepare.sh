@@ -3,7 +3,8 @@
 # repository root: fills .gpu/ (ignored by git, < 64 MiB) with what tools/gpu_check.sh needs on a
 # GPU machine without network:
 #   .gpu/whl/   the wheels of ../shared/gpu/device-wheels.txt for CPython 3.12, plus mmcv-lite 2.1.0
-#               (mmcv without compiled ops: nothing is built there) and psutil;
+#               (mmcv without compiled ops: nothing is built there), psutil and pluggy (imported by
+#               mmintrovae; the device may lack them);
 #   .gpu/data/fashion_mnist/  the first 10,000 images of each split of data/fashion_mnist.
 # Then run the check on the device in one call, carrying .gpu:
 #   bash tools/gpu_check.sh            (make gpu-check; the report lands in $OUT or work_dirs/gpu_check)
@@ -16,7 +17,7 @@ mkdir -p .gpu/whl
 plat=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64
       --platform manylinux2014_x86_64 --platform manylinux1_x86_64)
 "$py" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --python-version 3.12 \
-  --implementation cp "${plat[@]}" -d .gpu/whl -r "$shared/device-wheels.txt" mmcv-lite==2.1.0 psutil
+  --implementation cp "${plat[@]}" -d .gpu/whl -r "$shared/device-wheels.txt" mmcv-lite==2.1.0 psutil pluggy
 if [ ! -d .gpu/data/fashion_mnist/val ]; then
   "$py" tools/prepare_fashion_mnist.py --out .gpu/data/fashion_mnist --limit 10000
 fi
