@@ -5,7 +5,8 @@
 #   .gpu/whl/   the wheels of ../shared/gpu/device-wheels.txt for CPython 3.12, plus mmcv-lite 2.1.0
 #               (mmcv without compiled ops: nothing is built there), psutil and pluggy (imported by
 #               mmintrovae; the device may lack them);
-#   .gpu/data/fashion_mnist/  the first 10,000 images of each split of data/fashion_mnist.
+#   .gpu/data/fashion_mnist/  the first 10,000 images of each Fashion-MNIST split, converted as
+#               `make data` does (from Debian's dataset-fashion-mnist).
 # Then run the check on the device in one call, carrying .gpu:
 #   bash tools/gpu_check.sh            (make gpu-check; the report lands in $OUT or work_dirs/gpu_check)
 set -euo pipefail
