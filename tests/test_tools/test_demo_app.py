@@ -30,9 +30,14 @@ demo_app = load_tool('demo_app')
 def _save_random_checkpoint(cfg, path: str) -> None:
     """The config's model with fresh random weights, as a checkpoint."""
     from mmagic.registry import MODELS
+    from mmengine.registry import DefaultScope
     from mmengine.runner import save_checkpoint
     torch.manual_seed(0)
-    weights = MODELS.build(cfg.model).state_dict()
+    # Module-scoped fixtures run before the autouse mmagic_scope fixture:
+    # set the config's scope here, whatever an earlier test left current.
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmagic')):
+        weights = MODELS.build(cfg.model).state_dict()
     save_checkpoint(dict(meta={}, state_dict=weights), path)
 
 
