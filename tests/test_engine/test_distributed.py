@@ -269,6 +269,18 @@ def test_dist_sh_command(tmp_path, tool, positional):
 # ----------------------------------------------------------------------
 # adapt_dist_cfg_to_device
 # ----------------------------------------------------------------------
+def _torchrun_env(monkeypatch, **extra: str) -> None:
+    """The variables torchrun sets for a world of one process (+ extra)."""
+    env = dict(
+        RANK='0',
+        WORLD_SIZE='1',
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(free_port()),
+        **extra)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
 def _cfg(launcher: str) -> Config:
     return Config(
         dict(
@@ -296,14 +308,7 @@ def test_more_processes_than_gpus(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
     monkeypatch.setattr(torch.cuda, 'device_count', lambda: 1)
     monkeypatch.setattr(torch.cuda, 'set_device', devices.append)
-    for key, value in dict(
-            RANK='0',
-            WORLD_SIZE='1',
-            LOCAL_RANK='1',
-            LOCAL_WORLD_SIZE='2',
-            MASTER_ADDR='127.0.0.1',
-            MASTER_PORT=str(free_port())).items():
-        monkeypatch.setenv(key, value)
+    _torchrun_env(monkeypatch, LOCAL_RANK='1', LOCAL_WORLD_SIZE='2')
     with pytest.raises(RuntimeError) as err:
         adapt_dist_cfg_to_device(_cfg('pytorch'))
     assert str(err.value) == (
@@ -330,13 +335,7 @@ def test_adapt_dist_cfg_cpu_initialises_gloo(monkeypatch):
         monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     if torch_dist.is_initialized():
         pytest.skip('a process group already exists in this process')
-    for key, value in dict(
-            RANK='0',
-            WORLD_SIZE='1',
-            LOCAL_RANK='0',
-            MASTER_ADDR='127.0.0.1',
-            MASTER_PORT=str(free_port())).items():
-        monkeypatch.setenv(key, value)
+    _torchrun_env(monkeypatch, LOCAL_RANK='0')
     cfg = _cfg('pytorch')
     try:
         adapt_dist_cfg_to_device(cfg)

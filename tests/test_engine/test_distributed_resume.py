@@ -27,19 +27,8 @@ from conftest import (REPO, assert_nested_close, free_port, logged_scalars,
 
 from mmintrovae.engine.safe_checkpoint import load_checkpoint_safely
 
-DRIVER = '''
-"""Runs tools/train.py's main once per argument list (one torchrun launch)."""
-import json
-import sys
-
-from conftest import load_tool
-
-plan = json.load(open(sys.argv[1]))
-tool = load_tool('train')
-for argv in plan['runs']:
-    sys.argv = ['train.py'] + argv + ['--launcher', 'pytorch']
-    tool.main()
-'''
+# Runs each plan's train.py argument lists in one process.
+DRIVER = REPO / 'tests' / 'train_driver.py'
 
 # On tests/configs/tiny_train.py.
 CONFIG = '''
@@ -68,11 +57,12 @@ visualizer = dict(name={vis_name!r})
 def _launch(tmp: Path, name: str, runs: list) -> None:
     """Trains ``runs`` (train.py argument lists) in one torchrun launch."""
     plan = tmp / f'{name}.json'
+    runs = [argv + ['--launcher', 'pytorch'] for argv in runs]
     plan.write_text(json.dumps(dict(runs=runs)))
     run_or_fail([
         sys.executable, '-m', 'torch.distributed.run', '--nnodes=1',
         '--nproc_per_node=2', '--master_addr=127.0.0.1',
-        f'--master_port={free_port()}', tmp / 'driver.py', plan
+        f'--master_port={free_port()}', DRIVER, plan
     ],
                 f'2-rank training ({name})',
                 cwd=tmp,
@@ -92,7 +82,6 @@ def resumed(tmp_path_factory):
     config, control_config = (
         write_train_config(tmp / f'{name}.py', CONFIG, data_root=faces)
         for name in ('dist_resume', 'dist_resume_rank0'))
-    (tmp / 'driver.py').write_text(DRIVER)
     full, part, control = tmp / 'full', tmp / 'resumed', tmp / 'rank0_rng'
     _launch(tmp, 'full', [[config, '--work-dir', str(full)]])
     iter_3 = full / 'iter_3.pth'

@@ -33,19 +33,8 @@ from mmintrovae.engine.safe_checkpoint import load_checkpoint_safely
 
 TOLERANCE = 1e-6
 
-DRIVER = '''
-"""Runs tools/train.py's main once per argument list, in this process."""
-import json
-import sys
-
-from conftest import load_tool
-
-plan = json.load(open(sys.argv[1]))
-tool = load_tool('train')
-for argv in plan['runs']:
-    sys.argv = ['train.py'] + argv
-    tool.main()
-'''
+# Runs each plan's train.py argument lists in one process.
+DRIVER = REPO / 'tests' / 'train_driver.py'
 
 # On tests/configs/tiny_train.py.
 CONFIG = '''
@@ -82,7 +71,7 @@ def _run(tmp: Path, name: str, runs: list) -> None:
     """Trains ``runs`` (train.py argument lists) in one new process."""
     plan = tmp / f'{name}.json'
     plan.write_text(json.dumps(dict(runs=runs)))
-    run_or_fail([sys.executable, tmp / 'driver.py', plan],
+    run_or_fail([sys.executable, DRIVER, plan],
                 f'training ({name})',
                 cwd=tmp,
                 env=subprocess_env(REPO / 'tests', REPO))
@@ -102,7 +91,6 @@ def resumed(tmp_path_factory):
         CONFIG,
         data_root=faces,
         delete=WITHOUT_RNG_HOOK)
-    (tmp / 'driver.py').write_text(DRIVER)
     full, part, bare = tmp / 'full', tmp / 'resumed', tmp / 'no_rng_hook'
     _run(tmp, 'full', [[str(config), '--work-dir', str(full)]])
     iter_3 = str(full / 'iter_3.pth')
