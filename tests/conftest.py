@@ -188,8 +188,38 @@ def assert_nested_close(a, b, what: str, tolerance: float = 0.) -> None:
         assert a == b, what
 
 
+BASE_MODEL_CONFIGS = dict(
+    IntroVAE=REPO / 'configs' / '_base_' / 'models' / 'introvae.py',
+    SoftIntroVAE=REPO / 'configs' / '_base_' / 'models' / 'soft_introvae.py')
+
+
+def base_model_cfg(model_type: str) -> dict:
+    """``model`` of the ``_base_`` config of ``IntroVAE`` or
+    ``SoftIntroVAE``: the one place their loss (and weight) defaults are."""
+    from mmengine.config import Config
+    return Config.fromfile(str(BASE_MODEL_CONFIGS[model_type])).model.to_dict()
+
+
 def tiny_model_cfg(**overrides) -> dict:
-    """A 16x16 IntroVAE config with data in [0, 1], for fast CPU tests."""
+    """A 16x16 IntroVAE config with data in [0, 1], for fast CPU tests.
+
+    The losses (and Soft-IntroVAE's ``soft_weights``) are the ``_base_``
+    config's, a config file's ``_base_`` would give: an override's
+    ``loss_config`` entries replace those of the same name (without one,
+    IntroVAE's margin is 1000); ``soft_weights`` are merged likewise.
+    """
+    overrides = copy.deepcopy(overrides)
+    model_type = overrides.get('type', 'IntroVAE')
+    base = base_model_cfg(model_type) if model_type in BASE_MODEL_CONFIGS \
+        else {}
+    losses = dict(base.get('loss_config', {}))
+    if 'loss_config' in overrides:
+        losses.update(overrides.pop('loss_config') or {})
+    elif model_type == 'IntroVAE':
+        losses['margin_loss'] = dict(type='MarginHingeLoss', margin=1000.)
+    if model_type == 'SoftIntroVAE':
+        weights = overrides.get('soft_weights') or {}
+        overrides['soft_weights'] = dict(base['soft_weights'], **weights)
     cfg = dict(
         type='IntroVAE',
         encoder=dict(
@@ -203,9 +233,8 @@ def tiny_model_cfg(**overrides) -> dict:
             channels=TINY_CHANNELS,
             latent_dim=TINY_LATENT),
         data_preprocessor=dict(type='DataPreprocessor', mean=0., std=255.),
-        loss_config=dict(
-            margin_loss=dict(type='MarginHingeLoss', margin=1000.)))
-    cfg.update(copy.deepcopy(overrides))
+        loss_config=losses)
+    cfg.update(overrides)
     return cfg
 
 
@@ -232,6 +261,17 @@ def make_optim_wrappers(model, lr: float = 1e-3, accumulative_counts=1):
         decoder=OptimWrapper(
             torch.optim.Adam(model.decoder.parameters(), lr=lr),
             accumulative_counts=accumulative_counts))
+
+
+@pytest.fixture(autouse=True)
+def restore_environ():
+    """Every test starts with the environment the session started with:
+    the tools' config loading sets ``LOCAL_RANK`` as mmagic's tools do, and
+    a later test's launcher must not take it for a torchrun worker's."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture(autouse=True)
@@ -267,7 +307,7 @@ def tiny_runner_cfg(tmp_path,
                     flip: bool = False,
                     **extra) -> dict:
     """A Runner config training a tiny IntroVAE on generated faces."""
-    from mmintrovae.datasets import make_synthetic_faces
+    make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     data_root = tmp_path / 'data'
     make_synthetic_faces(
         str(data_root), num_images, size=TINY_SIZE, seed=data_seed)

@@ -74,9 +74,9 @@ class IntroVAEVisualizationHook(Hook):
         if self._real is None and data_batch is not None:
             data = model.data_preprocessor(data_batch, True)
             self._real = data['data_samples'].gt_img[:self.num_images]
-            generator = torch.Generator().manual_seed(self.seed)
-            self._noise = torch.randn(
-                self.num_samples, model.latent_dim, generator=generator)
+            self._noise = model.noise_fn(
+                num_batches=self.num_samples,
+                generator=torch.Generator().manual_seed(self.seed))
         if self.every_n_train_iters(runner, self.interval):
             self.draw(runner, runner.iter + 1)
 
@@ -104,9 +104,7 @@ class IntroVAEVisualizationHook(Hook):
         real = self._real.to(model._device)
         rec = model.reconstruct(real, use_ema=self.use_ema)
         fake = model.sample(
-            len(self._noise),
-            use_ema=self.use_ema,
-            noise=self._noise.to(model._device))
+            len(self._noise), use_ema=self.use_ema, noise=self._noise)
         model.train(was_training)
         nrow = max(len(real), 1)
         rows = [

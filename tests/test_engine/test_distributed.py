@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.distributed as torch_dist
-from conftest import (REPO, free_port, run_or_fail, subprocess_env,
+from conftest import (REPO, free_port, load_tool, run_or_fail, subprocess_env,
                       write_train_config)
 from mmengine.config import Config
 
@@ -124,7 +124,7 @@ custom_hooks = [
 
 def _make_data(tmp: Path) -> Path:
     """24 synthetic faces."""
-    from mmintrovae.datasets.synthetic_faces import make_synthetic_faces
+    make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     faces = tmp / 'faces'
     make_synthetic_faces(str(faces), 24, size=16, seed=0, val_fraction=0.)
     return faces

@@ -114,7 +114,7 @@ def _shard(batch, rank: int):
 def _control(arm: str):
     """The bugs the controls reintroduce."""
     from mmintrovae.models import utils
-    from mmintrovae.models.introvae import introvae
+    from mmintrovae.models.base_models import vae_inference
     from mmintrovae.models.losses import margin_loss
     patches = []
     if arm == 'rank_noise':
@@ -123,7 +123,7 @@ def _control(arm: str):
             return torch.randn(tuple(shape), device=device, dtype=dtype)
 
         patches = [(utils, 'global_batch_randn', per_rank),
-                   (introvae, 'global_batch_randn', per_rank)]
+                   (vae_inference, 'global_batch_randn', per_rank)]
     elif arm == 'local_hinge':
         patches = [(margin_loss, 'global_mean', lambda v: v.mean())]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]

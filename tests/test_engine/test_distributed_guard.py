@@ -18,7 +18,8 @@ import time
 
 import pytest
 import torch.distributed as torch_dist
-from conftest import REPO, free_port, subprocess_env, write_train_config
+from conftest import (REPO, free_port, load_tool, subprocess_env,
+                      write_train_config)
 
 TIMEOUT_S = 600
 POISON_ITER = 3  # 1-based, as the messages count
@@ -64,7 +65,7 @@ custom_hooks = [
 def test_nan_on_one_rank_stops_both_at_once(tmp_path):
     if not torch_dist.is_available() or not torch_dist.is_gloo_available():
         pytest.skip('torch.distributed with gloo is not available')
-    from mmintrovae.datasets.synthetic_faces import make_synthetic_faces
+    make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     faces = tmp_path / 'faces'
     make_synthetic_faces(str(faces), 16, size=16, seed=0, val_fraction=0.)
     (tmp_path / 'ivae_test_poison_hook.py').write_text(

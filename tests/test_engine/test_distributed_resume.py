@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import (REPO, assert_nested_close, free_port, logged_scalars,
-                      run_or_fail, subprocess_env, write_train_config)
+from conftest import (REPO, assert_nested_close, free_port, load_tool,
+                      logged_scalars, run_or_fail, subprocess_env,
+                      write_train_config)
 
 from mmintrovae.engine.safe_checkpoint import load_checkpoint_safely
 
@@ -73,7 +74,7 @@ def _launch(tmp: Path, name: str, runs: list) -> None:
 
 @pytest.fixture(scope='module')
 def resumed(tmp_path_factory):
-    from mmintrovae.datasets.synthetic_faces import make_synthetic_faces
+    make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     tmp = tmp_path_factory.mktemp('dist_resume')
     faces = tmp / 'faces'
     make_synthetic_faces(str(faces), 16, size=16, seed=1, val_fraction=0.)

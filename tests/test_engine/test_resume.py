@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import (REPO, assert_nested_close, logged_scalars, run_or_fail,
-                      subprocess_env, write_train_config)
+from conftest import (REPO, assert_nested_close, load_tool, logged_scalars,
+                      run_or_fail, subprocess_env, write_train_config)
 
 from mmintrovae.engine.safe_checkpoint import load_checkpoint_safely
 
@@ -79,7 +79,7 @@ def _run(tmp: Path, name: str, runs: list) -> None:
 
 @pytest.fixture(scope='module')
 def resumed(tmp_path_factory):
-    from mmintrovae.datasets.synthetic_faces import make_synthetic_faces
+    make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     tmp = tmp_path_factory.mktemp('resume')
     make_synthetic_faces(
         str(tmp / 'faces'), 10, size=16, seed=1, val_fraction=0.)

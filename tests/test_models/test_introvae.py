@@ -368,6 +368,22 @@ def test_bad_configs_are_named():
         MODELS.build(tiny_model_cfg(loss_config=dict(gan_loss=dict())))
 
 
+def test_a_config_without_a_loss_names_the_base_config():
+    # The classes write no loss defaults: a config that does not inherit
+    # the _base_ model file and leaves a loss out is refused, not filled in.
+    cfg = tiny_model_cfg()
+    del cfg['loss_config']['rec_loss']
+    with pytest.raises(
+            KeyError,
+            match=r"\['rec_loss'\].*configs/_base_/models/introvae.py"):
+        MODELS.build(cfg)
+    soft = tiny_model_cfg(type='SoftIntroVAE')
+    del soft['soft_weights']['beta_neg']
+    with pytest.raises(
+            KeyError, match=r'beta_neg.*configs/_base_/models/soft_introvae'):
+        MODELS.build(soft)
+
+
 def test_more_config_and_usage_errors_are_named(build_model):
     cfg = tiny_model_cfg()
     cfg['decoder'] = dict(cfg['decoder'], latent_dim=7)

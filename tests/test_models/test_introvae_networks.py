@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from conftest import make_batch, make_optim_wrappers, tiny_model_cfg
 from mmagic.registry import MODELS
 
-from mmintrovae.models import IntroVAE, IntroVAEDecoder, IntroVAEEncoder
+from mmintrovae.models import IntroVAEDecoder, IntroVAEEncoder, SoftIntroVAE
 from mmintrovae.models.introvae.introvae_modules import (IntroVAEResBlock,
                                                          SoftIntroVAEResBlock)
 
@@ -187,7 +187,7 @@ def test_soft_introvae_model_builds_and_trains_a_step_at_32px():
         decoder=dict(type='IntroVAEDecoder', **nets))
     torch.manual_seed(0)
     model = MODELS.build(cfg)
-    assert isinstance(model, IntroVAE)
+    assert isinstance(model, SoftIntroVAE)
     assert model.encoder.block == model.decoder.block == 'soft_introvae'
     log_vars = model.train_step(
         make_batch(2, size=SIZE), make_optim_wrappers(model))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from mmagic.registry import MODELS
 
-from mmintrovae.models.losses import KLPriorLossComps, MarginHingeLossComps
+from mmintrovae.models.losses import MarginHingeLossComps
 
 CONFIG = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
@@ -26,32 +26,6 @@ def mmagic_scope():
     from mmengine.registry import DefaultScope
     with DefaultScope.overwrite_default_scope('mmagic'):
         yield
-
-
-def test_kl_prior_comps_direct_args():
-    comp = MODELS.build(dict(type='KLPriorLossComps'))
-    assert isinstance(comp, KLPriorLossComps)
-    assert comp.loss_name() == 'loss_kl_prior'
-    assert comp(MU, LOGVAR).item() == pytest.approx(KL0 / 2, abs=1e-6)
-    by_name = comp(mu=MU, logvar=LOGVAR)
-    assert by_name.item() == pytest.approx(KL0 / 2, abs=1e-6)
-    per_sample = comp(MU, LOGVAR, reduction_override='none')
-    assert per_sample.tolist() == pytest.approx([KL0, 0.0], abs=1e-6)
-
-
-def test_kl_prior_comps_with_data_info():
-    comp = MODELS.build(
-        dict(
-            type='KLPriorLossComps',
-            loss_weight=2.0,
-            reduction='sum',
-            data_info=dict(mu='mu_real', logvar='logvar_real'),
-            loss_name='loss_kl_real'))
-    outputs = dict(mu_real=MU, logvar_real=LOGVAR, other=torch.ones(1))
-    assert comp(outputs).item() == pytest.approx(2 * KL0, abs=1e-6)
-    by_name = comp(outputs_dict=outputs)
-    assert by_name.item() == pytest.approx(2 * KL0, abs=1e-6)
-    assert comp.loss_name() == 'loss_kl_real'
 
 
 def test_margin_hinge_comps_direct_args():
@@ -100,10 +74,6 @@ def test_comps_reuse_the_plain_modules():
     plain = MODELS.build(
         dict(type='MarginHingeLoss', margin=1.0, per_sample=True))
     assert comp(energy).item() == pytest.approx(plain(energy).item())
-    mu, logvar = torch.randn(4, 3), torch.randn(4, 3)
-    kl = KLPriorLossComps(loss_weight=0.5)
-    plain_kl = MODELS.build(dict(type='GaussianKLLoss', loss_weight=0.5))
-    assert kl(mu, logvar).item() == pytest.approx(plain_kl(mu, logvar).item())
 
 
 def test_comps_check_their_config():
@@ -111,12 +81,10 @@ def test_comps_check_their_config():
         MarginHingeLossComps(margin=1.0, loss_name='margin_hinge')
     with pytest.raises(ValueError, match='margin.*must be positive'):
         MarginHingeLossComps(margin=0.)
-    with pytest.raises(ValueError, match="reduction='avg'"):
-        KLPriorLossComps(reduction='avg')
     with pytest.raises(ValueError, match=r"unknown argument\(s\) \['pred'\]"):
         MarginHingeLossComps(margin=1.0, data_info=dict(pred='x'))
-    comp = KLPriorLossComps(data_info=dict(mu='mu', logvar='logvar'))
-    with pytest.raises(KeyError, match="'logvar'.*not among"):
+    comp = MarginHingeLossComps(margin=1.0, data_info=dict(energy='kl'))
+    with pytest.raises(KeyError, match="'kl'.*not among"):
         comp(dict(mu=MU))
     with pytest.raises(NotImplementedError, match='outputs dict'):
         comp(MU, LOGVAR)

@@ -1,6 +1,7 @@
 """The model-level ``image_size``/``channels``/``latent_dim`` of IntroVAE."""
 import pytest
 import torch
+from conftest import base_model_cfg
 from mmagic.registry import MODELS
 
 from mmintrovae.models import IntroVAEEncoder
@@ -10,10 +11,14 @@ SIZES = dict(image_size=16, channels=(4, 8), latent_dim=6)
 
 def _build(**model):
     torch.manual_seed(0)
+    base = base_model_cfg(model.get('type', 'IntroVAE'))
     cfg = dict(
         type='IntroVAE',
         encoder=dict(type='IntroVAEEncoder'),
-        decoder=dict(type='IntroVAEDecoder'))
+        decoder=dict(type='IntroVAEDecoder'),
+        loss_config=base['loss_config'])
+    if 'soft_weights' in base:
+        cfg['soft_weights'] = base['soft_weights']
     cfg.update(model)
     return MODELS.build(cfg)
 

@@ -173,4 +173,6 @@ def test_soft_config_errors_are_named(build_model):
             build_model(**old)
     # the margin belongs to IntroVAE: the key is refused, naming the others
     with pytest.raises(KeyError, match=r"\['margin_loss'\].*exp_elbo_loss"):
-        build_model(type='SoftIntroVAE')
+        build_model(
+            type='SoftIntroVAE',
+            loss_config=dict(margin_loss=dict(type='MarginHingeLoss')))

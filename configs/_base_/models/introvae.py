@@ -14,6 +14,9 @@ model = dict(
         type='BatchedDataPreprocessor', mean=0., std=255.),
     encoder=dict(type='IntroVAEEncoder', in_channels=3),
     decoder=dict(type='IntroVAEDecoder', out_channels=3),
+    # The one place the loss modules' defaults are written: IntroVAE has
+    # none of its own, so a config's dump in its work dir names every loss
+    # it trained with. Configs inheriting this file set what they change.
     loss_config=dict(
         # L_REG: KL summed over latents, averaged over the batch.
         kl_loss=dict(type='GaussianKLLoss', reduction='mean'),

@@ -10,6 +10,9 @@ model = dict(
     encoder=dict(type='IntroVAEEncoder', in_channels=3, block='soft_introvae'),
     decoder=dict(
         type='IntroVAEDecoder', out_channels=3, block='soft_introvae'),
+    # The one place the loss modules' and soft_weights' defaults are
+    # written (SoftIntroVAE has none of its own); configs set what they
+    # change.
     loss_config=dict(
         kl_loss=dict(type='GaussianKLLoss', reduction='mean'),
         rec_loss=dict(type='MSELoss', loss_weight=1.0, reduction='sum'),

@@ -2,13 +2,12 @@
 from .introvae import IntroVAE
 from .introvae_decoder import IntroVAEDecoder
 from .introvae_encoder import IntroVAEEncoder
-from .introvae_inference import IntroVAEInferenceMixin
 from .introvae_modules import IntroVAEResBlock, SoftIntroVAEResBlock
 from .introvae_weights import IntroVAEWeights, SoftIntroVAEWeights
 from .soft_introvae import SoftIntroVAE
 
 __all__ = [
     'IntroVAE', 'IntroVAEDecoder', 'IntroVAEEncoder', 'IntroVAEResBlock',
-    'IntroVAEWeights', 'IntroVAEInferenceMixin', 'SoftIntroVAE',
-    'SoftIntroVAEWeights', 'SoftIntroVAEResBlock'
+    'IntroVAEWeights', 'SoftIntroVAE', 'SoftIntroVAEWeights',
+    'SoftIntroVAEResBlock'
 ]

@@ -119,17 +119,21 @@ class SoftIntroVAEWeights:
             decoder loss.
     """
 
-    beta_rec: float = 1.0
-    beta_kl: float = 1.0
-    beta_neg: float = 256.0
-    gamma_r: float = 1e-8
+    beta_rec: float
+    beta_kl: float
+    beta_neg: float
+    gamma_r: float
 
     @classmethod
-    def from_config(cls, cfg: Optional[dict]) -> 'SoftIntroVAEWeights':
+    def from_config(cls,
+                    cfg: Optional[dict],
+                    base_config: str = '') -> 'SoftIntroVAEWeights':
         """Builds the weights from ``model.soft_weights``, checking keys.
 
         Args:
-            cfg (dict, optional): Any of the fields; missing ones default.
+            cfg (dict, optional): All four fields.
+            base_config (str): The ``_base_`` config holding their defaults,
+                named by the error for a missing field.
 
         Returns:
             SoftIntroVAEWeights: The weights.
@@ -141,6 +145,16 @@ class SoftIntroVAEWeights:
                 f'SoftIntroVAE: unknown key(s) {sorted(unknown)} in '
                 'model.soft_weights; expected '
                 f'{sorted(cls.__dataclass_fields__)}.')
+        missing = [
+            name for name in cls.__dataclass_fields__ if name not in cfg
+        ]
+        if missing:
+            raise KeyError(
+                f'SoftIntroVAE: model.soft_weights has no {missing}; it must '
+                f'give {list(cls.__dataclass_fields__)}. Inherit '
+                f"{base_config or 'the _base_ model config'} (in the "
+                "config's _base_), which holds their defaults, or copy them "
+                'from it.')
         weights = cls(**cfg)
         for name, value in vars(weights).items():
             if not value >= 0:

@@ -5,13 +5,13 @@ from mmagic.registry import MODELS
 from mmengine.optim import OptimWrapper
 from torch import Tensor
 
-from ..utils import global_batch_randn, reparameterize
-from .introvae import IntroVAE, ModelType
-from .introvae_weights import IntroVAEWeights, SoftIntroVAEWeights
+from ..base_models import BaseIntrospectiveVAE, ModelType, WarmupWeights
+from ..utils import reparameterize
+from .introvae_weights import SoftIntroVAEWeights
 
 
 @MODELS.register_module()
-class SoftIntroVAE(IntroVAE):
+class SoftIntroVAE(BaseIntrospectiveVAE):
     """IntroVAE's networks trained with the Soft-IntroVAE objective.
 
     The hard margin is replaced by an exponential ELBO of the fakes, which
@@ -33,28 +33,25 @@ class SoftIntroVAE(IntroVAE):
 
     Training, sampling, evaluation and the options ``vae_warmup_iters``,
     ``ema_config``, ``channels_last``, ``compile`` and ``bn_stats`` are
-    those of :class:`IntroVAE`; so is the rule for loss weights.
+    those of :class:`BaseIntrospectiveVAE`; the rule for loss weights is
+    :class:`IntroVAE`'s.
 
     Args:
         encoder (dict | nn.Module): The encoder, e.g. ``IntroVAEEncoder``
             with ``block='soft_introvae'``.
         decoder (dict | nn.Module): The decoder.
         data_preprocessor (dict, optional): mmagic's ``DataPreprocessor``.
-        loss_config (dict, optional): ``kl_loss`` (default
-            ``GaussianKLLoss``), ``rec_loss`` (L_r, default ``MSELoss(1.0,
-            'sum')``: a per-image sum, batch mean) and ``exp_elbo_loss``
-            (default ``ExpELBOLoss(0.25)``).
-        soft_weights (dict, optional): ``beta_rec``, ``beta_kl``,
-            ``beta_neg``, ``gamma_r`` (defaults 1, 1, 256, 1e-8; see
-            :class:`SoftIntroVAEWeights`).
-        **kwargs: The other arguments of :class:`IntroVAE` except
-            ``alpha``, ``beta`` and ``authors_weights``.
+        loss_config (dict): ``kl_loss``, ``rec_loss`` (L_r: a per-image
+            sum, batch mean) and ``exp_elbo_loss``; their defaults are in
+            :attr:`base_config`.
+        soft_weights (dict): ``beta_rec``, ``beta_kl``, ``beta_neg``,
+            ``gamma_r`` (see :class:`SoftIntroVAEWeights`), all four;
+            their defaults are in :attr:`base_config` too.
+        **kwargs: The options of :class:`BaseIntrospectiveVAE`.
     """
 
-    default_losses = dict(
-        kl_loss=dict(type='GaussianKLLoss', reduction='mean'),
-        rec_loss=dict(type='MSELoss', loss_weight=1.0, reduction='sum'),
-        exp_elbo_loss=dict(type='ExpELBOLoss', loss_weight=0.25))
+    loss_names = ('kl_loss', 'rec_loss', 'exp_elbo_loss')
+    base_config = 'configs/_base_/models/soft_introvae.py'
 
     def __init__(self,
                  encoder: ModelType,
@@ -69,28 +66,29 @@ class SoftIntroVAE(IntroVAE):
                 f'SoftIntroVAE: model.{sorted(paper_weights)[0]} is an '
                 'IntroVAE weight; set the weights in model.soft_weights '
                 '(beta_rec, beta_kl, beta_neg, gamma_r) instead.')
-        self.soft_weights = SoftIntroVAEWeights.from_config(soft_weights)
+        weights = SoftIntroVAEWeights.from_config(soft_weights,
+                                                  self.base_config)
         super().__init__(encoder, decoder, data_preprocessor, loss_config,
                          **kwargs)
+        self.soft_weights = weights
 
-    def _build_weights(self, alpha: Optional[float], beta: Optional[float],
-                       authors_weights: Optional[dict]) -> IntroVAEWeights:
-        """The warm-up's weights: ``b_kl * KL + b_rec * L_r``."""
-        w = self.soft_weights
-        return IntroVAEWeights(w.beta_kl, 0., 0., w.beta_rec, w.beta_kl,
-                               w.beta_rec)
+    @property
+    def warmup_weights(self) -> WarmupWeights:
+        """The warm-up minimises ``b_kl * KL(x) + b_rec * L_r(x)``."""
+        return WarmupWeights(self.soft_weights.beta_kl,
+                             self.soft_weights.beta_rec)
 
     def introspective_step(self, x: Tensor, enc_optim: OptimWrapper,
                            dec_optim: OptimWrapper) -> Dict[str, Tensor]:
         """One encoder update, then one decoder update: the class
         docstring's L_E and L_D. Arguments and return value as
-        :meth:`IntroVAE.introspective_step`.
+        :meth:`BaseIntrospectiveVAE.introspective_step`.
         """
         w = self.soft_weights
         scale = 1.0 / x[0].numel()
         with enc_optim.optim_context(self.encoder):
             # z_p ~ N(0, I); Z <- Enc(x); x_r <- Dec(Z), x_p <- Dec(z_p)
-            z_p = global_batch_randn((x.shape[0], self.latent_dim), x.device)
+            z_p = self.prior_sample(x)
             mu, logvar = self.encoder(x)
             x_r = self.decoder(reparameterize(mu, logvar))
             x_p = self.decoder(z_p)

@@ -1,6 +1,6 @@
-"""Inference of IntroVAE: encode, decode, reconstruct, sample, interpolate,
-and the ``forward``/``val_step``/``test_step`` that mmagic's metrics and
-hooks call."""
+"""Inference of the introspective VAEs: encode, decode, reconstruct,
+sample, interpolate, and the ``forward``/``val_step``/``test_step`` that
+mmagic's metrics and hooks call."""
 from typing import Callable, List, Optional, Tuple, Union
 
 import torch
@@ -13,8 +13,12 @@ from torch import Tensor
 from ..utils import global_batch_randn, reparameterize
 
 
-class IntroVAEInferenceMixin:
-    """Sampling and evaluation methods of :class:`IntroVAE`.
+class VAEInference:
+    """Sampling and evaluation methods of :class:`BaseIntrospectiveVAE`.
+
+    One of the base class's parents (kept in its own file to keep both
+    short); it reads the base's ``encoder``, ``decoder``, ``decoder_ema``,
+    ``latent_dim`` and ``data_preprocessor``.
 
     Tensors passed to and returned by ``encode``/``decode``/``reconstruct``/
     ``sample``/``interpolate`` are in the model's space (what the data
@@ -32,9 +36,9 @@ class IntroVAEInferenceMixin:
         if not use_ema:
             return self.decoder
         if self.decoder_ema is None:
-            raise ValueError(
-                'IntroVAE has no EMA decoder: set model.ema_config to train '
-                "one, or sample with sample_model='orig'.")
+            raise ValueError(f'{type(self).__name__} has no EMA decoder: set '
+                             "model.ema_config to train one, or sample with "
+                             "sample_model='orig'.")
         return self.decoder_ema
 
     @torch.no_grad()
@@ -146,10 +150,13 @@ class IntroVAEInferenceMixin:
 
     def noise_fn(self,
                  noise: Union[Tensor, Callable, None] = None,
-                 num_batches: int = 1) -> Tensor:
+                 num_batches: int = 1,
+                 generator: Optional[torch.Generator] = None) -> Tensor:
         """Prior noise z ~ N(0, I), as mmagic's ``BaseGAN.noise_fn``.
 
-        mmagic's ``VisualizationHook`` (its 'GAN' sampler) calls it.
+        The model's one sampler of prior codes: the training steps, mmagic's
+        ``VisualizationHook`` (its 'GAN' sampler) and metrics, the
+        visualization hook and the demo page all draw through it.
 
         Args:
             noise (Tensor | Callable, optional): The noise itself (its shape
@@ -157,10 +164,19 @@ class IntroVAEInferenceMixin:
                 ``(num_batches, latent_dim)``, or None (standard normal
                 codes, distinct on each rank: ``global_batch_randn``).
             num_batches (int): How many codes to draw.
+            generator (torch.Generator, optional): Draw reproducible codes
+                from this generator (on its device, then moved to the
+                model's): the same codes on every rank and at any world
+                size, e.g. a fixed grid. Without it the codes come from the
+                global generators, distinct per rank.
 
         Returns:
             Tensor: Codes (num_batches, latent_dim) on the model's device.
         """
+        if noise is None and generator is not None:
+            return torch.randn((num_batches, self.latent_dim),
+                               generator=generator,
+                               device=generator.device).to(self._device)
         if noise is None:
             # Distinct codes on every rank of a distributed evaluation (its
             # generators are seeded alike): see global_batch_randn.
