@@ -8,9 +8,11 @@ import mmintrovae  # noqa: F401
 def test_project_modules_are_registered_in_mmagic():
     for name in ('IntroVAE', 'IntroVAEEncoder', 'IntroVAEDecoder',
                  'GaussianKLLoss', 'MarginHingeLoss', 'ExpELBOLoss',
-                 'KLPriorLossComps', 'MarginHingeLossComps'):
+                 'MarginHingeLossComps'):
         assert MODELS.get(name) is not None, name
     assert MODELS.get('IntroVAE').__module__.startswith('mmintrovae.')
+    # Removed (no config or mmagic model used it): issue 27.
+    assert MODELS.get('KLPriorLossComps') is None
     assert HOOKS.get('IntroVAEVisualizationHook') is not None
     assert HOOKS.get('IntroVAEStabilityGuardHook') is not None
     assert HOOKS.get('RNGStateHook') is not None

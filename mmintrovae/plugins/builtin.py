@@ -1,22 +1,19 @@
-"""mmintrovae's own plugin: its modules and configs, through the hooks.
+"""mmintrovae's own plugin: its configs, through the hooks.
+
+Its modules are not registered here: their classes carry
+``@MODELS.register_module()`` (and the like) and ``import mmintrovae``
+imports them, as in every OpenMMLab package.
 
 Its implementations are ``tryfirst``: pluggy calls them before those of
 installed plugins, which can then extend or override what they return.
 """
 import os.path as osp
-from types import ModuleType
 from typing import Dict, List
 
 from .hookspecs import hookimpl
 
 _CONFIG_DIR = osp.join(
     osp.dirname(osp.dirname(osp.dirname(__file__))), 'configs')
-
-
-@hookimpl(tryfirst=True)
-def mmintrovae_register_modules(registries: ModuleType) -> None:
-    """Imports the packages whose classes register themselves."""
-    from .. import datasets, engine, evaluation, models  # noqa: F401
 
 
 @hookimpl(tryfirst=True)

@@ -8,8 +8,9 @@ expose it through a setuptools entry point in the group ``mmintrovae``::
     [project.entry-points.mmintrovae]
     my_plugin = "my_package.mmintrovae_plugin"
 
-mmintrovae's own modules are registered by its built-in plugin
-(``mmintrovae.plugins.builtin``) through these same hooks.
+mmintrovae's own configs come through these hooks too (its built-in
+plugin, ``mmintrovae.plugins.builtin``); its own modules register
+themselves with their decorators when the package is imported.
 """
 from types import ModuleType
 from typing import Dict, List

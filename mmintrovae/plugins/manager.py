@@ -84,7 +84,11 @@ _registered = False
 
 
 def register_all_modules() -> None:
-    """Runs ``mmintrovae_register_modules`` of every plugin, once."""
+    """Runs ``mmintrovae_register_modules`` of every installed plugin, once.
+
+    mmintrovae's own modules need no call: importing the package registers
+    them (``mmintrovae/__init__.py``), and it calls this for the plugins.
+    """
     global _registered
     if _registered:
         return

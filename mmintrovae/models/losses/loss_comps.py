@@ -13,9 +13,8 @@ example, mmagic's ``BaseGAN`` passes this dict to each module of
          fake_imgs=..., real_imgs=..., batch_size=..., loss_scaler=...)
 
 so ``data_info=dict(energy='disc_pred_fake')`` scores the discriminator's
-output on fakes with the margin hinge. The math lives in the plain modules
-(:class:`GaussianKLLoss`, :class:`MarginHingeLoss`); these components only
-route inputs to them.
+output on fakes with the margin hinge. The math lives in the plain module
+(:class:`MarginHingeLoss`); the component only routes inputs to it.
 """
 from typing import Dict, Optional, Tuple
 
@@ -23,7 +22,6 @@ import torch
 import torch.nn as nn
 from mmagic.registry import MODELS
 
-from .kl_loss import GaussianKLLoss
 from .margin_loss import MarginHingeLoss
 
 
@@ -105,56 +103,6 @@ class _DataInfoLossComps(nn.Module):
             str: The loss name, starting with ``'loss_'``.
         """
         return self._loss_name
-
-
-@MODELS.register_module()
-class KLPriorLossComps(_DataInfoLossComps):
-    """KL of a Gaussian posterior to N(0, I), as an mmagic loss component.
-
-    Computes :class:`GaussianKLLoss` (KL summed over latent dimensions, then
-    reduced over the batch) on ``mu`` and ``logvar``.
-
-    Args:
-        loss_weight (float): Weight of the loss. Defaults to 1.0.
-        reduction (str): Batch reduction: 'mean', 'sum' or 'none'.
-            Defaults to 'mean'.
-        data_info (dict, optional): Maps ``mu`` and ``logvar`` to keys of the
-            model outputs dict, e.g. ``dict(mu='mu_real',
-            logvar='logvar_real')``. If None, ``forward(mu, logvar)`` takes
-            the tensors directly. Defaults to None.
-        loss_name (str): Name in the logs; must start with ``'loss_'``.
-            Defaults to 'loss_kl_prior'.
-    """
-
-    input_names = ('mu', 'logvar')
-
-    def __init__(self,
-                 loss_weight: float = 1.0,
-                 reduction: str = 'mean',
-                 data_info: Optional[Dict[str, str]] = None,
-                 loss_name: str = 'loss_kl_prior') -> None:
-        super().__init__(data_info, loss_name)
-        self.loss = GaussianKLLoss(
-            loss_weight=loss_weight, reduction=reduction)
-
-    def forward(self, *args, **kwargs) -> torch.Tensor:
-        """Computes the weighted KL.
-
-        With ``data_info`` set, give the model outputs dict (positionally or
-        as ``outputs_dict=``); otherwise give ``mu`` and ``logvar`` (and
-        optionally ``reduction_override``) as :class:`GaussianKLLoss` takes
-        them.
-
-        Args:
-            *args: The outputs dict, or ``mu`` and ``logvar``.
-            **kwargs: ``outputs_dict``, or ``mu``, ``logvar`` and
-                ``reduction_override``.
-
-        Returns:
-            Tensor: The weighted KL.
-        """
-        args, kwargs = self._parse_inputs(args, kwargs)
-        return self.loss(*args, **kwargs)
 
 
 @MODELS.register_module()
