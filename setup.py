@@ -24,7 +24,6 @@ setup(
         'mmcv>=2.0.0,<2.2.0',
         'mmagic>=1.2.0',
         'pluggy>=1.3',
-        'psutil>=5.9',
         'opencv-python',
         'numpy<2',
     ],

@@ -52,20 +52,19 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from benchmarking.memory import MemoryMeter
+from benchmarking.plain_loop import _check_loss_types, count_flops, real_images
+from benchmarking.report import format_report, ratios, summarise
+from benchmarking.runner_mode import run_runner
+from benchmarking.step_modes import (VARIANTS, Bench, ProductMode, timed_round,
+                                     warm_up)
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import mmintrovae  # noqa: F401  (registers modules, loads plugins)
-from mmintrovae.benchmark.memory import MemoryMeter
-from mmintrovae.benchmark.plain_loop import (_check_loss_types, count_flops,
-                                             real_images)
-from mmintrovae.benchmark.report import format_report, ratios, summarise
-from mmintrovae.benchmark.runner_mode import run_runner
-from mmintrovae.benchmark.step_modes import (VARIANTS, Bench, ProductMode,
-                                             timed_round, warm_up)
-from mmintrovae.plugins import resolve_config
+from mmintrovae.utils import read_config
 
 MODES = ('plain', 'product', 'runner')
 
@@ -131,20 +130,7 @@ def _parse_modes(text: str) -> List[str]:
     return modes
 
 
-def load_config(name: str) -> Config:
-    """Loads a config by path or plugin name, with mmagic's scope.
-
-    Args:
-        name (str): A config file or a name ``resolve_config`` knows.
-
-    Returns:
-        Config: The config.
-    """
-    init_default_scope('mmagic')
-    return Config.fromfile(resolve_config(name))
-
-
-def build_model(cfg: Config, notes: List[str]) -> nn.Module:
+def build_benchmark_model(cfg: Config, notes: List[str]) -> nn.Module:
     """Builds the config's model on the CPU, seeded, in training mode.
 
     The plain-VAE warm-up is switched off so that every mode times the
@@ -242,7 +228,9 @@ def _dataset_cfg(cfg: Config, num: int, size: int, tmp_dir: str) -> tuple:
     Returns:
         tuple: The dataset config and where its images come from.
     """
-    from mmintrovae.datasets import check_dataset_folders, make_synthetic_faces
+    from synthetic_faces import make_synthetic_faces  # tools/, beside this
+
+    from mmintrovae.datasets import check_dataset_folders
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     try:
         check_dataset_folders(
@@ -328,12 +316,13 @@ def prepare(args: argparse.Namespace) -> tuple:
     Returns:
         tuple: ``(bench, report)``; ``report`` holds the setup's fields.
     """
-    cfg = load_config(args.config)
+    init_default_scope('mmagic')
+    cfg = read_config(args.config)
     device = select_device(args.device)
     torch.backends.cudnn.benchmark = bool(
         (cfg.get('env_cfg') or {}).get('cudnn_benchmark', False))
     notes = [n for n in [amp_note(cfg)] if n]
-    model = build_model(cfg, notes)
+    model = build_benchmark_model(cfg, notes)
     size = model.encoder.image_size
     batch_size = args.batch_size or cfg.train_dataloader.batch_size
     samples = make_samples(batch_size, size)

@@ -28,15 +28,15 @@ import time
 import numpy as np
 import torch
 import torch.distributed as torch_dist
-from benchmark import build_model  # tools/benchmark.py, beside this file
+from benchmark import build_benchmark_model  # tools/, beside this file
 from mmengine import MessageHub
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import mmintrovae  # noqa: F401  (registers the modules)
 from mmintrovae.engine import IntroVAEDistributedWrapper
+from mmintrovae.utils import read_config
 
 # The launched processes read the command line from here: torchrun would
 # take options such as --nproc as abbreviations of its own.
@@ -48,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument('config')
+    parser.add_argument('config', help='config file path or preset name')
     parser.add_argument('--nproc', type=int, default=2)
     parser.add_argument('--iters', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=3)
@@ -105,10 +105,10 @@ def _worker(args: argparse.Namespace) -> None:
             'cuda',
             int(os.environ['LOCAL_RANK']) % torch.cuda.device_count())
         torch.cuda.set_device(device)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     # tools/benchmark.py's model: introspective steps only, a set margin.
-    base = build_model(cfg, notes=[])
+    base = build_benchmark_model(cfg, notes=[])
     size = args.batch_size or cfg.train_dataloader.batch_size
     batch = _batch(size, base.decoder.image_size)
     MessageHub.get_instance('benchmark_sync_bn').update_info('iter', 0)
@@ -172,7 +172,10 @@ def _worker(args: argparse.Namespace) -> None:
 
 def main() -> None:
     """Launches the processes, or is one of them."""
-    if 'LOCAL_RANK' not in os.environ:
+    # The launched workers find their command line in ARGV_VARIABLE; its
+    # absence (not LOCAL_RANK, which a shell or a caller may have set)
+    # means this is the launcher.
+    if ARGV_VARIABLE not in os.environ:
         sys.exit(_launch(parse_args()))
     _worker(parse_args(json.loads(os.environ[ARGV_VARIABLE])))
 

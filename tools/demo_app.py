@@ -31,6 +31,7 @@ import cv2
 import gradio as gr
 import numpy as np
 import torch
+from mmagic.evaluation.metrics import psnr
 from PIL import Image, UnidentifiedImageError
 
 import mmintrovae  # noqa: F401  (registers modules, loads plugins)
@@ -83,7 +84,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 # ----------------------------------------------------------------------
-# Pure functions: uploads, resizing, PSNR, checks of the page's values.
+# Pure functions: uploads, resizing, checks of the page's values.
 # ----------------------------------------------------------------------
 def read_image(path: Optional[str],
                what: str = 'an image') -> Tuple[np.ndarray, str]:
@@ -169,18 +170,6 @@ def fit_to_model(rgb: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(square, (size, size), interpolation=interpolation)
 
 
-def psnr(image: np.ndarray, other: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images over all pixels and channels.
-
-    The same number as mmagic's ``PSNR`` metric (peak 255, no crop, no
-    colour conversion); ``inf`` for identical images.
-    """
-    if image.shape != other.shape:
-        raise ValueError(f'psnr: shapes {image.shape} and {other.shape}')
-    mse = np.mean((image.astype(np.float64) - other.astype(np.float64))**2)
-    return float('inf') if mse == 0 else 10. * math.log10(255.**2 / mse)
-
-
 def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
     """Repeats every pixel ``factor`` times in both directions."""
     return image.repeat(factor, axis=0).repeat(factor, axis=1)
@@ -253,7 +242,8 @@ class ModelPage:
         rec = self.model.reconstruct(
             self.to_model(fitted), use_ema=self._use_ema(decoder))
         rec_rgb = self._rgb(rec, 1)
-        value = psnr(fitted, rec_rgb)
+        # mmagic's PSNR metric: peak 255, no crop, no colour conversion.
+        value = psnr(fitted, rec_rgb, input_order='HWC', channel_order='rgb')
         status = (f'PSNR {value:.2f} dB (reconstruction vs. the '
                   f'{self.size}x{self.size} input, decoder {decoder}); '
                   f'{notes}.')
@@ -290,10 +280,11 @@ class ModelPage:
 
     def prior_noise(self, seed: int, num: int,
                     temperature: float) -> torch.Tensor:
-        """``temperature * N(0, I)`` codes (num, latent_dim) from a seed."""
-        generator = torch.Generator().manual_seed(seed)
-        noise = torch.randn(num, self.latent_dim, generator=generator)
-        return (temperature * noise).to(self.device)
+        """``temperature * N(0, I)`` codes (num, latent_dim) from a seed,
+        drawn by the model's own sampler of prior codes."""
+        noise = self.model.noise_fn(
+            num_batches=num, generator=torch.Generator().manual_seed(seed))
+        return temperature * noise
 
     def to_model(self, rgb: np.ndarray) -> torch.Tensor:
         """An RGB uint8 image as the model's input (1, C, H, W), through the

@@ -3,8 +3,8 @@
 # repository root: fills .gpu/ (ignored by git, < 64 MiB) with what tools/gpu_check.sh needs on a
 # GPU machine without network:
 #   .gpu/whl/   the wheels of ../shared/gpu/device-wheels.txt for CPython 3.12, plus mmcv-lite 2.1.0
-#               (mmcv without compiled ops: nothing is built there), psutil and pluggy (imported by
-#               mmintrovae; the device may lack them);
+#               (mmcv without compiled ops: nothing is built there), pluggy (imported by mmintrovae)
+#               and psutil (by tools/benchmarking/memory.py): the device may lack them;
 #   .gpu/data/fashion_mnist/  the first 10,000 images of each Fashion-MNIST split, converted as
 #               `make data` does (from Debian's dataset-fashion-mnist).
 # Then run the check on the device in one call, carrying .gpu:

@@ -8,33 +8,13 @@ The images depend only on ``--seed`` (and ``--size``); running the tool again
 with the same options returns at once, leaving the files untouched.
 """
 import argparse
-import importlib.util
-import os.path as osp
 import sys
 import time
-from types import ModuleType
 from typing import List, Optional
 
-GENERATOR = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'mmintrovae', 'datasets',
-    'synthetic_faces.py')
-
-
-def load_generator() -> ModuleType:
-    """Loads the generator module straight from its file.
-
-    Importing the ``mmintrovae`` package registers its modules with mmagic,
-    which imports torch; loading the one file keeps this tool down to numpy
-    and OpenCV, and quick to start.
-
-    Returns:
-        ModuleType: The ``synthetic_faces`` module.
-    """
-    spec = importlib.util.spec_from_file_location('_synthetic_faces',
-                                                  GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# tools/synthetic_faces.py, beside this file: numpy and OpenCV only, so this
+# tool starts quickly (importing mmintrovae would import torch and mmagic).
+from synthetic_faces import make_synthetic_faces
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -62,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     start = time.time()
     try:
-        result = load_generator().make_synthetic_faces(
+        result = make_synthetic_faces(
             args.out,
             args.num,
             size=args.size,

@@ -18,8 +18,7 @@ import torch
 from mmengine.config import Config
 
 import mmintrovae  # noqa: F401  (registers modules, loads plugins)
-from mmintrovae.apis import build_model, to_uint8_grid
-from mmintrovae.plugins import resolve_config
+from mmintrovae.apis import load_model, to_uint8_grid
 from mmintrovae.utils.fileio import write_atomic
 
 
@@ -67,8 +66,7 @@ def write_image(path: str, image: np.ndarray) -> None:
 def main() -> None:
     """Samples, reconstructs and interpolates; writes three grids."""
     args = parse_args()
-    cfg = Config.fromfile(resolve_config(args.config))
-    model = build_model(cfg, args.checkpoint, args.device)
+    cfg, model = load_model(args.config, args.checkpoint, args.device)
     use_ema = args.decoder == 'ema'
     torch.manual_seed(args.seed)
     os.makedirs(args.out_dir, exist_ok=True)

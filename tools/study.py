@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from mmengine.config import Config, DictAction
 
+from mmintrovae.utils import read_config
 from mmintrovae.utils.fileio import write_atomic
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -119,8 +120,7 @@ def parse_arms(specs: Sequence[str]) -> Dict[str, str]:
 
 def run_config(config: str, seed: int, args: argparse.Namespace) -> Config:
     """The arm's config with the study's seed, budget and evaluation size."""
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(config, args.cfg_options)
     cfg.randomness = dict(seed=seed, deterministic=False)
     if args.iters is not None:
         cfg.train_cfg.max_iters = args.iters

@@ -1,9 +1,9 @@
 """Helpers for the tools that load a trained model: build it from a config,
 load a checkpoint with a clear error on a mismatch, draw image grids."""
-from .model_loading import (CheckpointMismatchError, build_model,
-                            checkpoint_mismatches, load_model, to_uint8_grid)
+from .model_loading import (CheckpointMismatchError, checkpoint_mismatches,
+                            load_model, to_uint8_grid)
 
 __all__ = [
-    'CheckpointMismatchError', 'build_model', 'checkpoint_mismatches',
-    'load_model', 'to_uint8_grid'
+    'CheckpointMismatchError', 'checkpoint_mismatches', 'load_model',
+    'to_uint8_grid'
 ]

@@ -1,4 +1,4 @@
-"""Building a model from its config and loading a checkpoint into it.
+"""Building a trained model from its config and checkpoint.
 
 Shared by ``tools/sample.py`` and ``tools/demo_app.py``. A checkpoint that
 does not fit the config fails before any weight is copied, with one
@@ -7,7 +7,7 @@ unexpected or differently shaped key (torch's own message names neither
 file).
 """
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -16,9 +16,11 @@ from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader, load_state_dict
 from torchvision.utils import make_grid
 
+from ..utils import read_config
+
 __all__ = [
-    'CheckpointMismatchError', 'build_model', 'checkpoint_mismatches',
-    'load_model', 'to_uint8_grid'
+    'CheckpointMismatchError', 'checkpoint_mismatches', 'load_model',
+    'to_uint8_grid'
 ]
 
 # Keys listed per kind of mismatch in an error message; the rest is counted.
@@ -29,22 +31,21 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint whose weights do not fit the model its config builds."""
 
 
-def build_model(cfg: Config,
-                checkpoint: str,
-                device: str,
-                config_name: Optional[str] = None) -> nn.Module:
-    """Builds the config's model and loads the checkpoint's weights.
+def load_model(config: str,
+               checkpoint: str,
+               device: str = 'cpu') -> Tuple[Config, nn.Module]:
+    """Reads a config, builds its model and loads the checkpoint's weights.
 
     Args:
-        cfg (Config): The model's config.
+        config (str): Config file path or preset name (see
+            :func:`mmintrovae.utils.read_config`).
         checkpoint (str): A checkpoint file of mmengine's Runner (or a bare
             state dict).
-        device (str): Where the model goes, e.g. ``'cpu'``.
-        config_name (str, optional): The config's name for error messages.
-            Defaults to ``cfg.filename``.
+        device (str): Where the model goes. Defaults to ``'cpu'``.
 
     Returns:
-        nn.Module: The model in eval mode on ``device``.
+        tuple[Config, nn.Module]: The config and the model, in eval mode on
+        ``device``.
 
     Raises:
         CheckpointMismatchError: The checkpoint's keys or shapes differ from
@@ -52,37 +53,18 @@ def build_model(cfg: Config,
     """
     from mmagic.registry import MODELS
     from mmengine.registry import init_default_scope
+    cfg = read_config(config)
     init_default_scope(cfg.get('default_scope', 'mmagic'))
     model = MODELS.build(cfg.model)
     state_dict = _read_state_dict(checkpoint)
     problems = checkpoint_mismatches(model, state_dict)
     if problems:
-        name = config_name or getattr(cfg, 'filename', None) or 'the config'
         raise CheckpointMismatchError(
             f'The checkpoint {checkpoint} does not match the model of the '
-            f'config {name}:\n  ' + '\n  '.join(problems) +
+            f'config {config}:\n  ' + '\n  '.join(problems) +
             '\nPass the config the checkpoint was trained with.')
     load_state_dict(model, state_dict, strict=True)
-    return model.to(device).eval()
-
-
-def load_model(config: str,
-               checkpoint: str,
-               device: str = 'cpu') -> Tuple[Config, nn.Module]:
-    """Reads a config (a path or a preset name) and builds its model.
-
-    Args:
-        config (str): Config file path or preset name (see
-            :func:`mmintrovae.plugins.resolve_config`).
-        checkpoint (str): Checkpoint file.
-        device (str): Where the model goes. Defaults to ``'cpu'``.
-
-    Returns:
-        tuple[Config, nn.Module]: The config and the model (eval mode).
-    """
-    from mmintrovae.plugins import resolve_config
-    cfg = Config.fromfile(resolve_config(config))
-    return cfg, build_model(cfg, checkpoint, device, config_name=config)
+    return cfg, model.to(device).eval()
 
 
 def checkpoint_mismatches(model: nn.Module,

@@ -1,12 +1,35 @@
-"""Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Reading configs: the one way every tool and the APIs load a config."""
 import os
 import os.path as osp
 from argparse import ArgumentParser, Namespace
+from typing import Optional
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from ..plugins import resolve_config
+
+
+def read_config(name: str, cfg_options: Optional[dict] = None) -> Config:
+    """Reads a config by file path or plugin name, with overrides.
+
+    Args:
+        name (str): A config file, or a name that a plugin's preset or
+            config directory provides (see
+            :func:`mmintrovae.plugins.resolve_config`).
+        cfg_options (dict, optional): ``key=value`` overrides merged into
+            the config, as ``--cfg-options`` gives them. Defaults to None.
+
+    Returns:
+        Config: The config; ``cfg.filename`` is the file it was read from.
+
+    Raises:
+        FileNotFoundError: ``name`` is neither a file nor a known name.
+    """
+    cfg = Config.fromfile(resolve_config(name))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def add_runner_arguments(parser: ArgumentParser, example: str) -> None:
@@ -33,10 +56,10 @@ def add_runner_arguments(parser: ArgumentParser, example: str) -> None:
 
 
 def load_config(args: Namespace) -> Config:
-    """Loads a config the way mmagic's tools do, plus plugin config names.
+    """Loads a config the way mmagic's train and test tools do.
 
-    ``args.config`` may be a file, or a name that a plugin's config
-    directory or preset provides. ``--cfg-options``, ``--work-dir`` and
+    :func:`read_config` reads ``args.config`` (a file or a plugin's config
+    name) with ``--cfg-options``; then ``--work-dir`` and
     ``--launcher`` are applied; the work dir defaults to
     ``./work_dirs/<config name>``.
 
@@ -46,16 +69,13 @@ def load_config(args: Namespace) -> Config:
     Returns:
         Config: The config, ready for ``Runner.from_cfg``.
     """
-    path = resolve_config(args.config)
-    cfg = Config.fromfile(path)
+    cfg = read_config(args.config, getattr(args, 'cfg_options', None))
     cfg.launcher = args.launcher
-    if getattr(args, 'cfg_options', None):
-        cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(path))[0])
+                                osp.splitext(osp.basename(cfg.filename))[0])
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(getattr(args, 'local_rank', 0))
     return cfg

@@ -16,6 +16,7 @@ import sys
 
 import pytest
 import torch
+from conftest import load_tool
 from mmagic.registry import MODELS
 from mmengine.config import Config
 from mmengine.logging import MessageHub
@@ -24,7 +25,6 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import mmintrovae  # noqa: F401  (registers the project's modules)
-from mmintrovae.datasets.synthetic_faces import make_synthetic_faces
 from mmintrovae.models import IntroVAE
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -117,6 +117,7 @@ def faces(tmp_path_factory):
         ``val/`` folders of ``size`` x ``size`` PNG files.
     """
     roots = {}
+    make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
 
     def _faces(size: int) -> str:
         if size not in roots:

@@ -15,15 +15,14 @@ from mmengine import MessageHub
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmintrovae.benchmark.plain_loop import PlainLoop
-from mmintrovae.benchmark.runner_mode import _runner_hooks
-from mmintrovae.benchmark.step_modes import VARIANTS, variant_cfg
+tool = load_tool('benchmark')  # and tools/ on sys.path, for benchmarking
+from benchmarking.plain_loop import PlainLoop  # noqa: E402
+from benchmarking.runner_mode import _runner_hooks  # noqa: E402
+from benchmarking.step_modes import VARIANTS, variant_cfg  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'benchmark.py')
 DEMO = osp.join(ROOT, 'configs', 'introvae_demo-64.py')
-
-tool = load_tool('benchmark')
 
 
 @pytest.fixture(autouse=True)

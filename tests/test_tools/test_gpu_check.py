@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 
-from conftest import REPO, TINY_TRAIN_CONFIG, subprocess_env
+from conftest import REPO, TINY_TRAIN_CONFIG, load_tool, subprocess_env
 
 SCRIPT = REPO / 'tools' / 'gpu_check.sh'
 
@@ -51,7 +51,7 @@ def test_check_trains_tests_and_runs_two_processes(tmp_path):
     check's derived config (the Fashion-MNIST network, 4 and 3 iterations,
     on 32 px synthetic faces)."""
     data = tmp_path / 'data'
-    from mmintrovae.datasets.synthetic_faces import make_synthetic_faces
+    make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     make_synthetic_faces(
         str(data / 'fashion_mnist'), 40, size=32, seed=0, val_fraction=0.5)
     proc = _check(

@@ -15,7 +15,7 @@ study = load_tool('study')
 def smoke(tmp_path_factory):
     """The default three arms, 3 iterations (2 warm-up), one seed, on 24
     generated 32x32 images, evaluated on 8 held-out ones."""
-    from mmintrovae.datasets import make_synthetic_faces
+    make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     tmp = tmp_path_factory.mktemp('study')
     make_synthetic_faces(
         str(tmp / 'data'), 24, size=32, seed=3, val_fraction=1 / 3)

@@ -36,6 +36,7 @@ def reference_inputs():
 
 def main():
     import train
+
     from mmintrovae.apis import load_model
     with tempfile.TemporaryDirectory() as tmp:
         rng = np.random.default_rng(0)
@@ -47,8 +48,7 @@ def main():
             work = f'{tmp}/{name}'
             sys.argv = [
                 'train.py', f'{HERE}/{name}.py', '--work-dir', work,
-                '--cfg-options',
-                f'train_dataloader.dataset.data_root={tmp}'
+                '--cfg-options', f'train_dataloader.dataset.data_root={tmp}'
             ]
             train.main()
             ckpt = torch.load(f'{work}/iter_4.pth', weights_only=False)

@@ -136,7 +136,7 @@ class VariantMode(ProductMode):
         cfg = variant_cfg(bench.cfg, VARIANTS[name])
         model = MODELS.build(copy.deepcopy(cfg.model))
         model.load_state_dict(bench.model.state_dict())
-        model.vae_warmup_iters = 0  # as build_model
+        model.vae_warmup_iters = 0  # as build_benchmark_model
         self.model = model.to(bench.device).train()
         self.optim_wrapper = build_optim_wrapper(
             self.model, copy.deepcopy(cfg.optim_wrapper))

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from conftest import load_tool
 
-from mmintrovae.datasets import make_synthetic_faces, synthetic_faces
+synthetic_faces = load_tool('synthetic_faces')
+make_synthetic_faces = synthetic_faces.make_synthetic_faces
 
 
 def _read_all(folder: str) -> dict:
