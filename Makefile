@@ -7,6 +7,10 @@ APP_CKPT ?=
 APP_ARGS ?=
 # 1: build mmcv's compiled C++ ops (~15 min on 2 cores, once); 0: mmcv-lite + a stand-in.
 MMCV_OPS ?= 0
+# The order of `make test` (pytest-randomly's seed); a new one each run.
+ifndef TEST_SEED
+TEST_SEED := $(shell date +%s)
+endif
 
 .PHONY: setup demo demo-run data data-faces demo-faces study app test test-fast lint format benchmark gpu-prepare gpu-check clean
 
@@ -39,8 +43,9 @@ app:  ## Sample/reconstruct/interpolate in the browser: APP_CKPT, or WORK_DIR's 
 	echo "$(PY) tools/demo_app.py $(CONFIG) $$ckpt $(APP_ARGS)"; \
 	$(PY) tools/demo_app.py $(CONFIG) "$$ckpt" $(APP_ARGS)
 
-test: setup  ## Set up, then run the whole test suite
-	$(PY) -m pytest tests -q
+test: setup  ## Set up, then run the whole test suite, in a random order (TEST_SEED=N repeats one)
+	@echo "test order: pytest-randomly seed $(TEST_SEED) (make test TEST_SEED=$(TEST_SEED) repeats it)"
+	$(PY) -m pytest tests -q -p randomly --randomly-seed=$(TEST_SEED)
 
 test-fast:  ## The test suite in an existing environment
 	$(PY) -m pytest tests -q -x
