@@ -57,9 +57,7 @@ ARMS = ('introvae', 'soft', 'rank_noise', 'rank_bn', 'hinge', 'local_hinge')
 def _model_cfg(arm: str, margin: float) -> dict:
     from conftest import tiny_model_cfg
     if arm == 'soft':
-        cfg = tiny_model_cfg(type='SoftIntroVAE', vae_warmup_iters=1)
-        cfg.pop('loss_config')
-        return cfg
+        return tiny_model_cfg(type='SoftIntroVAE', vae_warmup_iters=1)
     if arm in ('hinge', 'local_hinge'):
         return tiny_model_cfg(
             vae_warmup_iters=0,
