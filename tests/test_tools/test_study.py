@@ -1,27 +1,58 @@
-"""tools/study.py: a smoke run through train.py/test.py/sample.py, and its
-table arithmetic on hand-made results."""
+"""tools/study.py: a smoke run of a small plan through train.py, test.py and
+sample.py (selection on held-back training images, report on the test
+split), its arithmetic on hand-made results, and its refusals."""
 import json
 import os
 import time
 
 import cv2
 import pytest
-from conftest import load_tool
+from conftest import REPO, load_tool
 
 study = load_tool('study')
+
+SMOKE_PLAN = """
+baseline = 'vae'
+select_images = 4
+select_seed = 7
+seeds = [5]
+budgets = [3]
+num_eval = 8
+arms = {
+    'introvae': dict(
+        config='configs/introvae_fashion-mnist-32.py',
+        candidates=[
+            dict(name='config', options={}),
+            dict(name='warmup0.5', options={'warmup_share': 0.5}),
+        ]),
+    'soft-introvae': dict(config='configs/soft-introvae_fashion-mnist-32.py'),
+    'vae': dict(
+        config='configs/vae_fashion-mnist-32.py',
+        candidates=[
+            dict(name='beta0.5', options={}),
+            dict(name='beta8', options={'model.beta': 8.0}),
+        ]),
+}
+"""
+
+
+def _write_plan(path, text=SMOKE_PLAN):
+    path.write_text(text)
+    return str(path)
 
 
 @pytest.fixture(scope='module')
 def smoke(tmp_path_factory):
-    """The default three arms, 3 iterations (2 warm-up), one seed, on 24
-    generated 32x32 images, evaluated on 8 held-out ones."""
+    """The small plan (5 selection runs, 3 report runs of 3 iterations) on
+    24 generated 32x32 images: 16 for training (4 of them held back for the
+    selection) and 8 test images."""
     make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     tmp = tmp_path_factory.mktemp('study')
     make_synthetic_faces(
         str(tmp / 'data'), 24, size=32, seed=3, val_fraction=1 / 3)
     argv = [
-        '--seeds', '5', '--iters', '3', '--warmup', '2', '--num-eval', '8',
-        '--data-root',
+        '--plan',
+        _write_plan(tmp / 'plan.py'), '--data-root',
         str(tmp / 'data'), '--work-dir',
         str(tmp / 'study')
     ]
@@ -39,46 +70,91 @@ def smoke(tmp_path_factory):
             del os.environ['OMP_NUM_THREADS']
         else:
             os.environ['OMP_NUM_THREADS'] = old
-    return tmp / 'study', first_s, second_s
+    return tmp, first_s, second_s
 
 
-def test_smoke_run_writes_table_json_and_picture(smoke):
-    work, _, _ = smoke
-    result = json.loads((work / 'study.json').read_text())
-    assert list(result['arms']) == ['introvae', 'soft-introvae', 'vae']
-    assert result['baseline'] == 'vae'
-    assert result['iters'] == 3 and result['warmup'] == 2
-    assert [r['status'] for r in result['runs']] == ['done'] * 3
+def test_selection_picks_the_lowest_fid_on_held_back_images(smoke):
+    tmp, _, _ = smoke
+    result = json.loads((tmp / 'study' / 'study.json').read_text())
+    budget = result['by_budget']['3']
+    assert set(budget['select']) == {'introvae', 'soft-introvae', 'vae'}
+    for arm, cands in budget['select'].items():
+        assert [c['status'] for c in cands] == ['done'] * len(cands)
+        best = min(cands, key=lambda c: c['metrics']['FID'])
+        assert budget['picks'][arm] == best['candidate']
+    assert [c['candidate'] for c in budget['select']['vae']] == \
+        ['beta0.5', 'beta8']
+    # The selection runs sample nothing: only the report runs draw grids.
+    assert not (tmp / 'study' / 'iters3' / 'select' / 'vae' / 'beta8' /
+                'grids').exists()
+
+
+def test_report_ratios_are_to_the_picked_baseline(smoke):
+    tmp, _, _ = smoke
+    result = json.loads((tmp / 'study' / 'study.json').read_text())
+    budget = result['by_budget']['3']
+    report = budget['report']
+    assert report['baseline'] == 'vae'
+    assert [(r['arm'], r['seed'], r['status'])
+            for r in budget['runs']] == [('introvae', 5, 'done'),
+                                         ('soft-introvae', 5, 'done'),
+                                         ('vae', 5, 'done')]
+    vae_fid = report['arms']['vae']['metrics']['FID']['mean']
     for arm in ('introvae', 'soft-introvae'):
-        metrics = result['arms'][arm]['metrics']
+        metrics = report['arms'][arm]['metrics']
         assert set(metrics) == {'FID', 'SWD', 'PSNR', 'SSIM'}
-        assert metrics['PSNR']['n'] == 1 and metrics['PSNR']['mean'] > 0
-        assert result['arms'][arm]['fid_ratio'] == pytest.approx(
-            metrics['FID']['mean'] /
-            result['arms']['vae']['metrics']['FID']['mean'])
-    report = (work / 'study.md').read_text()
-    for arm in ('introvae', 'soft-introvae', 'vae'):
-        assert f'| {arm} |' in report
-    assert 'introvae FID <= 0.7 x vae FID' in report
-    picture = cv2.imread(str(work / 'study_samples.png'))
-    grid = cv2.imread(str(work / 'vae' / 'seed5' / 'grids' / 'samples.png'))
+        assert report['arms'][arm]['fid_ratio'] == pytest.approx(
+            metrics['FID']['mean'] / vae_fid)
+        assert budget['runs'][0]['candidate'] == budget['picks']['introvae']
+    md = (tmp / 'study' / 'study.md').read_text()
+    assert '## 3 iterations' in md and 'Selection' in md
+    assert f"| vae ({budget['picks']['vae']}) |" in md
+    assert 'introvae FID <= 0.7 x vae FID' in md
+    plot = cv2.imread(str(tmp / 'study' / 'study_ratio.png'))
+    assert plot is not None and plot.shape[0] > 100
+    picture = cv2.imread(str(tmp / 'study' / 'study_samples_3.png'))
+    grid = cv2.imread(
+        str(tmp / 'study' / 'iters3' / 'vae' / 'seed5' / 'grids' /
+            'samples.png'))
     assert picture.shape[1] == 3 * grid.shape[1] + 2 * 8
     assert picture.shape[0] == grid.shape[0] + 28
 
 
-def test_each_run_records_the_config_it_ran(smoke):
+def test_splits_hold_back_the_last_training_images(smoke):
+    tmp, _, _ = smoke
+    train = sorted(os.listdir(tmp / 'data' / 'train'))
+    splits = tmp / 'study' / 'splits'
+    fit = (splits / 'fit.txt').read_text().split()
+    select = (splits / 'select.txt').read_text().split()
+    assert fit == train[:-4] and select == train[-4:]
+
+
+def test_each_run_records_its_split_budget_and_candidate(smoke):
     from mmengine.config import Config
-    work, _, _ = smoke
-    soft = Config.fromfile(str(work / 'soft-introvae' / 'seed5' / 'config.py'))
-    assert soft.randomness.seed == 5
-    assert soft.train_cfg.max_iters == 3 and soft.model.vae_warmup_iters == 2
-    assert soft.model.type == 'SoftIntroVAE'
-    assert soft.test_dataloader.dataset.indices == 8
-    fid = [m for m in soft.test_evaluator.metrics if m['prefix'] == 'FID']
-    assert fid[0]['fake_nums'] == fid[0]['real_nums'] == 8
-    vae = Config.fromfile(str(work / 'vae' / 'seed5' / 'config.py'))
-    assert vae.model.alpha == 0.
-    assert (work / 'introvae' / 'seed5' / 'iter_3.pth').is_file()
+    tmp, _, _ = smoke
+    runs = tmp / 'study' / 'iters3'
+    splits = tmp / 'study' / 'splits'
+    sel = Config.fromfile(str(runs / 'select' / 'vae' / 'beta8' / 'config.py'))
+    assert sel.randomness.seed == 7 and sel.model.beta == 8.0
+    assert sel.train_dataloader.dataset.ann_file == str(splits / 'fit.txt')
+    assert sel.test_dataloader.dataset.ann_file == str(splits / 'select.txt')
+    assert sel.test_dataloader.dataset.data_prefix == dict(gt='train')
+    fid = [m for m in sel.test_evaluator.metrics if m['prefix'] == 'FID']
+    assert fid[0]['fake_nums'] == fid[0]['real_nums'] == 4  # the split's
+    # warm-up: the config's share (300 / 1,200) of 3, or the candidate's.
+    intro = Config.fromfile(
+        str(runs / 'select' / 'introvae' / 'warmup0.5' / 'config.py'))
+    assert intro.model.vae_warmup_iters == 2
+    intro = Config.fromfile(
+        str(runs / 'select' / 'introvae' / 'config' / 'config.py'))
+    assert intro.model.vae_warmup_iters == 1
+    rep = Config.fromfile(str(runs / 'soft-introvae' / 'seed5' / 'config.py'))
+    assert rep.randomness.seed == 5 and rep.model.type == 'SoftIntroVAE'
+    assert rep.train_cfg.max_iters == 3
+    assert rep.train_dataloader.dataset.ann_file == str(splits / 'fit.txt')
+    assert rep.test_dataloader.dataset.data_prefix == dict(gt='val')
+    assert rep.test_dataloader.dataset.indices == 8
+    assert (runs / 'introvae' / 'seed5' / 'iter_3.pth').is_file()
 
 
 def test_finished_runs_are_not_repeated(smoke):
@@ -96,8 +172,7 @@ def _run(arm, seed, status='done', **metrics):
         metrics=metrics)
 
 
-def test_summary_ratios_targets_and_guard_stops():
-    args = study.parse_args([])
+def test_summary_ratios_seed_spread_targets_and_guard_stops():
     runs = [
         _run('intro', 0, FID=60., SWD=1., PSNR=20., SSIM=.5),
         _run('intro', 1, FID=80., SWD=1., PSNR=21., SSIM=.5),
@@ -106,11 +181,13 @@ def test_summary_ratios_targets_and_guard_stops():
         _run('vae', 0, FID=100., SWD=2., PSNR=22., SSIM=.6),
         _run('vae', 1, FID=100., SWD=2., PSNR=22., SSIM=.6),
     ]
-    summary = study.summarise(runs, ['intro', 'soft', 'vae'], args)
+    summary = study.summarise(runs, ['intro', 'soft', 'vae'], 'vae', 0.7, 1.)
     intro = summary['arms']['intro']
     assert intro['metrics']['FID']['mean'] == 70.
     assert intro['metrics']['FID']['std'] == pytest.approx(14.142, abs=1e-3)
     assert intro['fid_ratio'] == pytest.approx(0.7)
+    # per-seed ratios 0.6 and 0.8
+    assert intro['fid_ratio_std'] == pytest.approx(0.14142, abs=1e-4)
     assert intro['psnr_diff'] == pytest.approx(-1.5)
     assert summary['arms']['soft']['guard_stops'] == 1
     assert summary['arms']['soft']['metrics']['FID']['n'] == 1
@@ -121,13 +198,55 @@ def test_summary_ratios_targets_and_guard_stops():
     assert met['no run stopped by the stability guard or failed'] is False
 
 
-@pytest.mark.parametrize('argv, message', [
-    (['--arms', 'vae'], 'write NAME=CONFIG'),
-    (['--arms', 'a=configs/nope.py', 'b=configs/nope.py'], 'no config file'),
-    (['--arms', 'vae=configs/vae_fashion-mnist-32.py'], 'at least two arms'),
-    (['--iters', '0'], '--iters 0'),
+def test_a_guard_stop_or_failure_cannot_be_picked():
+    cands = [
+        dict(candidate='a', status='guard stop'),
+        dict(candidate='b', status='done', metrics=dict(FID=50.)),
+        dict(candidate='c', status='done', metrics=dict(FID=40.)),
+        dict(candidate='d', status='failed'),
+    ]
+    assert study.pick(cands) == 'c'
+    assert study.pick(cands[:1] + cands[3:]) is None
+
+
+def test_the_shipped_plan_loads_and_every_option_is_a_config_key():
+    plan = study.load_plan('configs/studies/fashion-mnist-32.py')
+    study.check_option_keys(plan)
+    assert plan.baseline == 'vae' and plan.num_eval == 10000
+    assert len(plan.arms['vae'].candidates) >= 3
+
+
+@pytest.mark.parametrize('plan_text, argv, message', [
+    (SMOKE_PLAN.replace("baseline = 'vae'", "baseline = 'ae'"), [],
+     "baseline='ae' is not one of the arms"),
+    (SMOKE_PLAN.replace('vae_fashion', 'nope_fashion'), [], 'no config file'),
+    (SMOKE_PLAN.replace("'warmup_share': 0.5",
+                        "'warmup_share': 1.5"), [], 'warmup_share=1.5'),
+    (SMOKE_PLAN.replace("'model.beta'", "'model.betta'"), [],
+     "option 'model.betta' is not a key"),
+    (SMOKE_PLAN.replace("dict(name='beta8',",
+                        "dict(name='beta0.5',"), [], 'candidate names repeat'),
+    (SMOKE_PLAN.replace('select_seed = 7\n', ''), [], 'no `select_seed`'),
+    (SMOKE_PLAN, ['--iters', '0'], 'budgets [0]'),
+    (SMOKE_PLAN, ['--select-images', '40'], 'too few to hold back'),
 ])
-def test_bad_options_are_explained(argv, message, tmp_path, capsys):
-    assert study.main(argv + ['--work-dir', str(tmp_path / 'w')]) == 2
+def test_bad_plans_and_options_are_explained(plan_text, argv, message,
+                                             tmp_path, capsys):
+    (tmp_path / 'data' / 'train').mkdir(parents=True)
+    for i in range(10):
+        (tmp_path / 'data' / 'train' / f'{i:05d}.png').write_bytes(b'')
+    plan = _write_plan(tmp_path / 'plan.py', plan_text)
+    code = study.main(argv + [
+        '--plan', plan, '--data-root',
+        str(tmp_path / 'data'), '--work-dir',
+        str(tmp_path / 'w')
+    ])
+    assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / 'w').exists()
+
+
+def test_a_missing_plan_file_is_named(tmp_path, capsys):
+    assert study.main(['--plan', str(tmp_path / 'none.py')]) == 2
+    assert 'no such file' in capsys.readouterr().err
+    assert REPO.joinpath('configs/studies/fashion-mnist-32.py').is_file()

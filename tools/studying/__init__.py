@@ -1,0 +1,2 @@
+"""tools/study.py's parts: the plan file (``plan``) and the report
+(``report``). Not part of the installed package."""
