@@ -34,7 +34,7 @@ demo-run:  ## Train, evaluate and sample CONFIG into WORK_DIR (no set-up)
 	$(PY) tools/test.py $(CONFIG) $$(cat $(WORK_DIR)/last_checkpoint) --work-dir $(WORK_DIR) --out $(WORK_DIR)/metrics.json
 	$(PY) tools/sample.py $(CONFIG) $$(cat $(WORK_DIR)/last_checkpoint) --out-dir $(WORK_DIR)/grids
 
-study: data  ## IntroVAE vs Soft-IntroVAE vs VAE, 3 seeds: table + picture in work_dirs/study
+study: data  ## Tune each arm on held-back images, then the picks over 3 seeds vs the best VAE (configs/studies/): tables + plots in work_dirs/study
 	$(PY) tools/study.py $(STUDY_ARGS)
 
 app:  ## Sample/reconstruct/interpolate in the browser: APP_CKPT, or WORK_DIR's last checkpoint
