@@ -21,7 +21,11 @@ Runs go through the product's own ``tools/train.py``, ``tools/test.py`` and
 ``tools/sample.py``; each lives in its folder under the work dir with the
 exact config it ran (``config.py``) and its logs. Finished runs are skipped,
 so an interrupted study (or one given a new budget) continues where it
-stopped. A run stopped by the stability guard is reported as such. Written
+stopped (a run killed while training goes on from its latest checkpoint);
+``--collect`` trains nothing and writes the tables of the runs finished so
+far; ``--only ARM[/CANDIDATE] ...`` runs only those runs (a share of the
+study, e.g. one arm per machine, their folders merged later) and collects
+the rest. A run stopped by the stability guard is reported as such. Written
 to the work dir: ``study.md`` and ``study.json`` (tables, the sweep, every
 run), ``study_ratio.png`` (FID ratio against the budget) and
 ``study_samples_<iters>.png`` (the picks' first-seed sample grids side by
@@ -41,8 +45,8 @@ from mmengine.config import Config, DictAction
 from studying.plan import (ROOT, WARMUP_SHARE, Arm, Candidate, Plan,
                            StudyError, check_numbers, check_option_keys,
                            load_plan, write_splits)
-from studying.report import (METRICS, markdown, pick, ratio_plot, side_by_side,
-                             summarise)
+from studying.report import (METRICS, NOT_RUN, markdown, pick, ratio_plot,
+                             side_by_side, summarise)
 
 from mmintrovae.utils import read_config
 from mmintrovae.utils.fileio import write_atomic
@@ -85,6 +89,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '(e.g. model.compile=True)')
     parser.add_argument('--work-dir', default='work_dirs/study')
     parser.add_argument(
+        '--collect',
+        action='store_true',
+        help='train nothing: write the tables of the runs finished so far '
+        '(the others "not run"), e.g. of a study still running or stopped')
+    parser.add_argument(
+        '--only',
+        nargs='+',
+        metavar='ARM[/CANDIDATE]',
+        help='run only these arms (selection and report runs) or these '
+        'selection candidates; the other runs are collected as --collect')
+    parser.add_argument(
         '--fid-ratio',
         type=float,
         default=0.7,
@@ -107,6 +122,33 @@ def apply_options(plan: Plan, args: argparse.Namespace) -> Plan:
             setattr(plan, attr, value)
     check_numbers(plan, 'the command line')
     return plan
+
+
+def check_only(plan: Plan, only: Optional[Sequence[str]]) -> None:
+    """Raises StudyError for an ``--only`` entry the plan does not have."""
+    for entry in only or ():
+        arm_name, _, cand_name = entry.partition('/')
+        arm = plan.arms.get(arm_name)
+        if arm is None:
+            raise StudyError(f'--only {entry}: the plan {plan.path} has no '
+                             f'arm {arm_name!r}; its arms: {list(plan.arms)}')
+        names = [c.name for c in arm.candidates]
+        if cand_name and cand_name not in names:
+            raise StudyError(f'--only {entry}: arm {arm_name!r} has no '
+                             f'candidate {cand_name!r}; its candidates: '
+                             f'{names}')
+
+
+def skipped(args: argparse.Namespace, arm: str, cand: Optional[str]) -> bool:
+    """Whether a run is only collected: ``--collect``, or ``--only`` not
+    naming it (``cand`` is None for a report run, which only its arm's
+    name selects)."""
+    if args.collect:
+        return True
+    if not args.only:
+        return False
+    return arm not in args.only and (cand is None
+                                     or f'{arm}/{cand}' not in args.only)
 
 
 def run_config(arm: Arm, cand: Candidate, seed: int, iters: int, split: str,
@@ -164,27 +206,104 @@ def run_logged(cmd: List[str], log: str) -> int:
         return subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
 
 
-def train_and_evaluate(cfg: Config, work: str, info: dict,
-                       sample: bool) -> dict:
-    """One run: train, test and (``sample``) sample, each once.
+# Keys tools/train.py and tools/test.py set in the config.py they keep in
+# the run folder: not part of what the run is.
+RUNTIME_KEYS = ('launcher', 'work_dir', 'resume', 'load_from')
+
+
+def _same_config(cfg_file: str, cfg: Config) -> bool:
+    """Whether the run folder's ``cfg_file`` ran ``cfg``.
+
+    The runner rewrites that file with its own keys (``RUNTIME_KEYS``), so
+    the two are compared without them.
+    """
+    if not osp.isfile(cfg_file):
+        return False
+
+    def content(c: Config) -> dict:
+        d = c.to_dict()
+        return {k: v for k, v in d.items() if k not in RUNTIME_KEYS}
+
+    return content(Config.fromfile(cfg_file)) == content(cfg)
+
+
+def _train(cfg: Config, work: str, cfg_file: str) -> dict:
+    """Trains once; an interrupted run of the same config is continued.
+
+    A run killed after its last checkpoint is not trained again; one killed
+    earlier goes on from its latest checkpoint (``tools/train.py --resume``,
+    bit for bit the same run). ``train.json`` keeps the exit code and the
+    time of a training that ended, so a later call reuses them.
 
     Returns:
-        dict: ``info`` with ``status`` ('done', 'guard stop' or 'failed'),
-        the metrics, the training time and the run folder.
+        dict: ``rc`` (exit code), ``train_s`` (None where a killed run's
+        time is unknown) and ``resumed``.
     """
-    os.makedirs(work, exist_ok=True)
+    train_file = osp.join(work, 'train.json')
+    same = _same_config(cfg_file, cfg)
+    if same and osp.isfile(train_file):
+        with open(train_file) as f:
+            done = json.load(f)
+        if done['rc'] == 0:
+            return done
+    last = osp.join(work, 'last_checkpoint')
+    resume = same and osp.isfile(last)
+    if resume:
+        with open(last) as f:
+            ckpt = f.read().strip()
+        final = f'iter_{cfg.train_cfg.max_iters}.pth'
+        if osp.basename(ckpt) == final and osp.isfile(ckpt):
+            print(f'  trained before it was interrupted: {ckpt}', flush=True)
+            return dict(rc=0, train_s=None, resumed=True)
+    cfg.dump(cfg_file)
+    cmd = [
+        sys.executable,
+        osp.join(ROOT, 'tools', 'train.py'), cfg_file, '--work-dir', work
+    ]
+    t0 = time.time()
+    rc = run_logged(cmd + ['--resume'] * resume, osp.join(work, 'train.out'))
+    done = dict(rc=rc, train_s=round(time.time() - t0), resumed=resume)
+    write_atomic(train_file, json.dumps(done).encode())
+    return done
+
+
+def train_and_evaluate(cfg: Config,
+                       work: str,
+                       info: dict,
+                       sample: bool,
+                       collect: bool = False) -> dict:
+    """One run: train, test and (``sample``) sample, each once.
+
+    A finished run (``result.json``) is reused only if it ran this very
+    config; an interrupted one is continued (see ``_train``). With
+    ``collect`` nothing runs: a run not finished is returned as 'not run'.
+
+    Returns:
+        dict: ``info`` with ``status`` ('done', 'guard stop', 'failed' or
+        'not run'), the metrics, the training time and the run folder.
+    """
     result_file = osp.join(work, 'result.json')
+    cfg_file = osp.join(work, 'config.py')
     if osp.isfile(result_file):
+        if not _same_config(cfg_file, cfg):
+            raise StudyError(
+                f'{work} finished with another config than this study '
+                f'would run (other --num-eval, --cfg-options, data or '
+                f'plan?): a result is reused only for the same config; '
+                f'give another --work-dir, or delete {work} to rerun it')
         with open(result_file) as f:
             return json.load(f)
-    cfg_file = osp.join(work, 'config.py')
-    cfg.dump(cfg_file)
+    if collect:
+        return dict(info, work_dir=work, status=NOT_RUN, train_s=None)
+    os.makedirs(work, exist_ok=True)
+    trained = _train(cfg, work, cfg_file)
+    rc = trained['rc']
+    result = dict(
+        info,
+        work_dir=work,
+        train_s=trained['train_s'],
+        resumed=trained['resumed'])
     py, tools = sys.executable, osp.join(ROOT, 'tools')
-    t0 = time.time()
-    rc = run_logged(
-        [py, osp.join(tools, 'train.py'), cfg_file, '--work-dir', work],
-        osp.join(work, 'train.out'))
-    result = dict(info, work_dir=work, train_s=round(time.time() - t0))
     if rc != 0:
         with open(osp.join(work, 'train.out'), errors='replace') as f:
             guard = GUARD_ERROR in f.read()
@@ -245,8 +364,11 @@ def study_budget(iters: int, plan: Plan, splits: Dict[str, str],
                     cfg,
                     osp.join(root, 'select', arm.name, cand.name),
                     info,
-                    sample=False))
-        picks[arm.name] = pick(select[arm.name])
+                    sample=False,
+                    collect=skipped(args, arm.name, cand.name)))
+        # No pick before every candidate has had its run.
+        finished = all(c['status'] != NOT_RUN for c in select[arm.name])
+        picks[arm.name] = pick(select[arm.name]) if finished else None
     runs = []
     for seed in plan.seeds:  # seed-major: every arm has results early
         for arm in plan.arms.values():
@@ -264,8 +386,10 @@ def study_budget(iters: int, plan: Plan, splits: Dict[str, str],
                     cfg,
                     osp.join(root, arm.name, f'seed{seed}'),
                     info,
-                    sample=True))
-    report = summarise(runs, list(plan.arms), plan.baseline, args.fid_ratio,
+                    sample=True,
+                    collect=skipped(args, arm.name, None)))
+    report = summarise([r for r in runs if r['status'] != NOT_RUN],
+                       list(plan.arms), plan.baseline, args.fid_ratio,
                        args.psnr_drop)
     grids = {
         f"{r['arm']} ({r['candidate']})":
@@ -276,11 +400,24 @@ def study_budget(iters: int, plan: Plan, splits: Dict[str, str],
     return dict(select=select, picks=picks, runs=runs, report=report)
 
 
+def not_run(by_budget: Dict[str, dict]) -> List[str]:
+    """The folders of the runs a collected study has not finished; the
+    report runs of an arm whose selection is not finished are not known
+    yet and not listed."""
+    runs = []
+    for b in by_budget.values():
+        runs += [c for cands in b['select'].values() for c in cands]
+        runs += b['runs']
+    return [r['work_dir'] for r in runs if r['status'] == NOT_RUN]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Runs the study; returns 0, or 2 for bad options or a bad plan."""
+    """Runs the study; returns 0, or 2 for bad options, a bad plan or a
+    finished run whose config differs from the one it would run now."""
     args = parse_args(argv)
     try:
         plan = apply_options(load_plan(args.plan), args)
+        check_only(plan, args.only)
         check_option_keys(plan)
         data_root = args.data_root or read_config(
             next(iter(plan.arms.values())).config,
@@ -290,13 +427,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.data_root = data_root
         split_dir = osp.abspath(osp.join(args.work_dir, 'splits'))
         splits = write_splits(data_root, plan.select_images, split_dir)
+        by_budget = {
+            str(iters): study_budget(iters, plan, splits, args)
+            for iters in plan.budgets
+        }
     except StudyError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    by_budget = {
-        str(iters): study_budget(iters, plan, splits, args)
-        for iters in plan.budgets
-    }
     study = dict(
         command='python tools/study.py ' +
         ' '.join(sys.argv[1:] if argv is None else argv),
@@ -309,6 +446,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         num_eval=plan.num_eval,
         machine=f'{os.cpu_count()} CPU cores',
         date=time.strftime('%Y-%m-%d'),
+        not_run=not_run(by_budget),
         by_budget=by_budget)
     write_atomic(
         osp.join(args.work_dir, 'study.json'),

@@ -53,6 +53,12 @@ def main() -> None:
     cfg = load_config(args)
     adapt_dist_cfg_to_device(cfg)
     cfg.load_from = args.checkpoint
+    # Test the weights only. The config.py that `train.py --resume` leaves
+    # in its work dir says resume=True, with which the Runner would also
+    # restore the training state, the random number generators among it:
+    # the samples of FID/SWD would then depend on whether training had been
+    # interrupted, not on the seed.
+    cfg.resume = False
     check_dataset_folders(cfg, splits=('test', ))
     runner = Runner.from_cfg(cfg)
     collector = MetricsCollector()

@@ -162,6 +162,119 @@ def test_finished_runs_are_not_repeated(smoke):
     assert second_s < first_s / 5
 
 
+def test_a_finished_run_with_another_config_is_not_reused(smoke, capsys):
+    tmp, _, _ = smoke
+    work = tmp / 'study'
+    before = sorted(p.name for p in work.rglob('result.json'))
+    code = study.main([
+        '--plan',
+        str(tmp / 'plan.py'), '--data-root',
+        str(tmp / 'data'), '--work-dir',
+        str(work), '--num-eval', '3'
+    ])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert 'finished with another config' in err and '--work-dir' in err
+    assert str(work / 'iters3' / 'select' / 'introvae' / 'config') in err
+    assert sorted(p.name for p in work.rglob('result.json')) == before
+
+
+def test_a_run_killed_after_training_is_only_evaluated(smoke, capsys):
+    tmp, _, _ = smoke
+    work = tmp / 'study'
+    run = work / 'iters3' / 'select' / 'vae' / 'beta8'
+    old = json.loads((run / 'result.json').read_text())
+    ckpt_mtime = (run / 'iter_3.pth').stat().st_mtime_ns
+    (run / 'result.json').unlink()  # killed while testing: no result yet
+    (run / 'train.json').unlink()
+    assert study.main([
+        '--plan',
+        str(tmp / 'plan.py'), '--data-root',
+        str(tmp / 'data'), '--work-dir',
+        str(work)
+    ]) == 0
+    assert 'trained before it was interrupted' in capsys.readouterr().out
+    assert (run / 'iter_3.pth').stat().st_mtime_ns == ckpt_mtime
+    new = json.loads((run / 'result.json').read_text())
+    assert new['resumed'] is True and new['train_s'] is None
+    assert new['metrics'] == pytest.approx(old['metrics'], rel=1e-6)
+
+
+def test_a_run_killed_while_training_goes_on_from_its_checkpoint(
+        smoke, tmp_path):
+    from mmengine.config import Config
+    tmp, _, _ = smoke
+    cfg = Config.fromfile(
+        str(tmp / 'study' / 'iters3' / 'select' / 'vae' / 'beta8' /
+            'config.py'))
+    cfg.load_from = None  # test.py wrote the checkpoint it tested there
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.default_hooks.checkpoint.max_keep_ckpts = 3
+    work = str(tmp_path / 'run')
+    info = dict(arm='vae', candidate='beta8')
+    first = study.train_and_evaluate(cfg, work, info, sample=False)
+    assert first['status'] == 'done' and first['resumed'] is False
+    # Killed right after the checkpoint of iteration 2:
+    for name in ('result.json', 'train.json', 'iter_3.pth'):
+        os.remove(os.path.join(work, name))
+    with open(os.path.join(work, 'last_checkpoint'), 'w') as f:
+        f.write(os.path.join(work, 'iter_2.pth'))
+    again = study.train_and_evaluate(cfg, work, info, sample=False)
+    assert again['status'] == 'done' and again['resumed'] is True
+    with open(os.path.join(work, 'train.out')) as f:
+        assert 'resumed epoch: 0, iter: 2' in f.read()
+    assert os.path.isfile(os.path.join(work, 'iter_3.pth'))
+    assert again['metrics'] == pytest.approx(first['metrics'], rel=1e-6)
+
+
+def test_collect_tabulates_the_finished_runs_and_trains_nothing(smoke):
+    tmp, _, _ = smoke
+    work = tmp / 'study'
+    assert study.main([
+        '--plan',
+        str(tmp / 'plan.py'), '--data-root',
+        str(tmp / 'data'), '--work-dir',
+        str(work), '--iters', '3', '4', '--collect'
+    ]) == 0
+    assert not (work / 'iters4').exists()
+    result = json.loads((work / 'study.json').read_text())
+    new = result['by_budget']['4']
+    assert {c['status']
+            for cands in new['select'].values()
+            for c in cands} == {'not run'}
+    assert new['picks'] == dict.fromkeys(new['select']) and new['runs'] == []
+    assert len(result['not_run']) == 5  # the selection: report runs unknown
+    old = result['by_budget']['3']
+    assert [r['status'] for r in old['runs']] == ['done'] * 3
+    assert old['report']['arms']['introvae']['fid_ratio'] > 0
+    md = (work / 'study.md').read_text()
+    assert 'Partial: 5 runs not run yet' in md
+    assert '## 4 iterations' in md and '| vae (none) |' in md
+
+
+def test_only_runs_the_named_share_and_collects_the_rest(smoke):
+    tmp, _, _ = smoke
+    work = tmp / 'study'
+    assert study.main([
+        '--plan',
+        str(tmp / 'plan.py'), '--data-root',
+        str(tmp / 'data'), '--work-dir',
+        str(work), '--iters', '5', '--only', 'vae/beta8'
+    ]) == 0
+    root = work / 'iters5'
+    assert [str(p.relative_to(root)) for p in root.rglob('result.json')
+            ] == [os.path.join('select', 'vae', 'beta8', 'result.json')]
+    budget = json.loads((work / 'study.json').read_text())['by_budget']['5']
+    assert [c['status']
+            for c in budget['select']['vae']] == ['not run', 'done']
+    assert budget['picks'] == dict.fromkeys(budget['select'])
+    assert json.loads((work / 'study.json').read_text())['not_run'] == [
+        str(root / 'select' / arm / cand)
+        for arm, cand in (('introvae', 'config'), ('introvae', 'warmup0.5'),
+                          ('soft-introvae', 'config'), ('vae', 'beta0.5'))
+    ]
+
+
 def _run(arm, seed, status='done', **metrics):
     return dict(
         arm=arm,
@@ -229,6 +342,10 @@ def test_the_shipped_plan_loads_and_every_option_is_a_config_key():
     (SMOKE_PLAN.replace('select_seed = 7\n', ''), [], 'no `select_seed`'),
     (SMOKE_PLAN, ['--iters', '0'], 'budgets [0]'),
     (SMOKE_PLAN, ['--select-images', '40'], 'too few to hold back'),
+    (SMOKE_PLAN, ['--only', 'gan'], "has no arm 'gan'"),
+    (SMOKE_PLAN, ['--only', 'vae/beta3'],
+     "arm 'vae' has no candidate 'beta3'; its candidates: ['beta0.5', "
+     "'beta8']"),
 ])
 def test_bad_plans_and_options_are_explained(plan_text, argv, message,
                                              tmp_path, capsys):

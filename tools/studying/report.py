@@ -15,6 +15,8 @@ METRICS = {
     'SSIM': 'rec/SSIM',
 }
 FORMATS = dict(FID='.1f', SWD='.1f', PSNR='.2f', SSIM='.3f')
+# The status of a run a collected (``--collect``) study has not finished.
+NOT_RUN = 'not run'
 
 
 def mean_std(values: Sequence[float]) -> Dict[str, float]:
@@ -124,6 +126,12 @@ def markdown(study: dict) -> str:
         f"{study['num_eval']} test images; {study['machine']}; "
         f"{study['date']}"
     ]
+    if study.get('not_run'):
+        lines += [
+            '', f"**Partial: {len(study['not_run'])} runs "
+            'not run yet; an arm is picked, and its report runs listed, only '
+            'once its whole selection has run.**'
+        ]
     for budget in study['budgets']:
         b = study['by_budget'][str(budget)]
         base = b['report']['baseline']
@@ -167,8 +175,9 @@ def markdown(study: dict) -> str:
     for budget in study['budgets']:
         for r in study['by_budget'][str(budget)]['runs']:
             cells = ' | '.join(_cells(r.get('metrics', {})))
+            secs = '?' if r.get('train_s') is None else r['train_s']
             lines.append(f"| {budget} | {r['arm']} | {r['seed']} | "
-                         f"{r['status']} | {r['train_s']} | {cells} |")
+                         f"{r['status']} | {secs} | {cells} |")
     return '\n'.join(lines) + '\n'
 
 
