@@ -3,6 +3,7 @@ sample.py (selection on held-back training images, report on the test
 split), its arithmetic on hand-made results, and its refusals."""
 import json
 import os
+import shutil
 import time
 
 import cv2
@@ -45,7 +46,8 @@ def _write_plan(path, text=SMOKE_PLAN):
 def smoke(tmp_path_factory):
     """The small plan (5 selection runs, 3 report runs of 3 iterations) on
     24 generated 32x32 images: 16 for training (4 of them held back for the
-    selection) and 8 test images."""
+    selection) and 8 test images. Its study.json/md are kept as
+    ``smoke_study.json``/``smoke_study.md`` beside the work dir."""
     make_synthetic_faces = load_tool('synthetic_faces').make_synthetic_faces
     tmp = tmp_path_factory.mktemp('study')
     make_synthetic_faces(
@@ -65,6 +67,10 @@ def smoke(tmp_path_factory):
         t0 = time.time()
         assert study.main(argv) == 0  # everything done: only the report
         second_s = time.time() - t0
+        # Later tests run the study again in this work dir (other budgets,
+        # --collect, --only), each rewriting study.json/md; keep this run's.
+        for name in ('study.json', 'study.md'):
+            shutil.copy(tmp / 'study' / name, tmp / f'smoke_{name}')
     finally:
         if old is None:
             del os.environ['OMP_NUM_THREADS']
@@ -75,7 +81,7 @@ def smoke(tmp_path_factory):
 
 def test_selection_picks_the_lowest_fid_on_held_back_images(smoke):
     tmp, _, _ = smoke
-    result = json.loads((tmp / 'study' / 'study.json').read_text())
+    result = json.loads((tmp / 'smoke_study.json').read_text())
     budget = result['by_budget']['3']
     assert set(budget['select']) == {'introvae', 'soft-introvae', 'vae'}
     for arm, cands in budget['select'].items():
@@ -91,7 +97,7 @@ def test_selection_picks_the_lowest_fid_on_held_back_images(smoke):
 
 def test_report_ratios_are_to_the_picked_baseline(smoke):
     tmp, _, _ = smoke
-    result = json.loads((tmp / 'study' / 'study.json').read_text())
+    result = json.loads((tmp / 'smoke_study.json').read_text())
     budget = result['by_budget']['3']
     report = budget['report']
     assert report['baseline'] == 'vae'
@@ -106,7 +112,7 @@ def test_report_ratios_are_to_the_picked_baseline(smoke):
         assert report['arms'][arm]['fid_ratio'] == pytest.approx(
             metrics['FID']['mean'] / vae_fid)
         assert budget['runs'][0]['candidate'] == budget['picks']['introvae']
-    md = (tmp / 'study' / 'study.md').read_text()
+    md = (tmp / 'smoke_study.md').read_text()
     assert '## 3 iterations' in md and 'Selection' in md
     assert f"| vae ({budget['picks']['vae']}) |" in md
     assert 'introvae FID <= 0.7 x vae FID' in md
