@@ -40,13 +40,12 @@ def test_layout_v1_checkpoint_loads_and_computes_the_same(name):
         logvar=logvar,
         reconstruction=model.reconstruct(x))
     assert got.keys() == ref.keys()
-    # Encoder outputs are bit-identical; the decoder's transposed
-    # convolutions differ by ~1e-7 between CPUs (7e969ad's own code gives
-    # the same difference on another machine than the one that wrote the
-    # references), so decoded images are compared to float32 precision.
-    for key in ('mu', 'logvar'):
-        assert torch.equal(got[key], ref[key]), key
-    for key in ('sample', 'sample_ema', 'reconstruction'):
+    # Compared to float32 precision, not bit for bit: the decoder's
+    # transposed convolutions differ by ~1e-7 between CPUs (7e969ad's own
+    # code gives the same difference on another machine than the one that
+    # wrote the references), and on CI's machine the encoder's mu and logvar
+    # differ in the last bits too (CI run of 2026-12-07).
+    for key in ref:
         torch.testing.assert_close(
             got[key], ref[key], rtol=1e-5, atol=1e-6, msg=key)
     # The EMA decoder is a trained copy, not the decoder itself.
