@@ -173,7 +173,9 @@ def run_config(arm: Arm, cand: Candidate, seed: int, iters: int, split: str,
     cfg.randomness = dict(seed=seed, deterministic=False)
     cfg.train_cfg.max_iters = iters
     cfg.train_cfg.val_begin = iters + 1  # no validation while training
-    cfg.default_hooks.checkpoint.interval = iters
+    # A killed run goes on from its latest checkpoint (only the last is
+    # kept); the final one is always saved (save_last).
+    cfg.default_hooks.checkpoint.interval = min(iters, plan.checkpoint_every)
     cfg.model.vae_warmup_iters = int(round(share * iters))
     train = cfg.train_dataloader.dataset
     if args.data_root:
@@ -215,14 +217,19 @@ def _same_config(cfg_file: str, cfg: Config) -> bool:
     """Whether the run folder's ``cfg_file`` ran ``cfg``.
 
     The runner rewrites that file with its own keys (``RUNTIME_KEYS``), so
-    the two are compared without them.
+    the two are compared without them, and without the checkpoint interval
+    (saving a checkpoint changes nothing the run computes, so a run of
+    another ``checkpoint_every`` is the same run).
     """
     if not osp.isfile(cfg_file):
         return False
 
     def content(c: Config) -> dict:
-        d = c.to_dict()
-        return {k: v for k, v in d.items() if k not in RUNTIME_KEYS}
+        d = {k: v for k, v in c.to_dict().items() if k not in RUNTIME_KEYS}
+        hook = dict(d.get('default_hooks', {}).get('checkpoint') or {})
+        hook.pop('interval', None)
+        d['default_hooks'] = dict(d.get('default_hooks', {}), checkpoint=hook)
+        return d
 
     return content(Config.fromfile(cfg_file)) == content(cfg)
 

@@ -20,6 +20,10 @@ select_seed = 100
 seeds = [0, 1, 2]
 budgets = [1200]  # --iters 1200 5000 10000 for the budget curve
 num_eval = 10000
+# A run keeps its latest checkpoint every this many iterations (and its
+# last): a study killed mid-run (e.g. at the end of a session) loses at
+# most that much of the run; not part of what a run computes.
+checkpoint_every = 500
 
 arms = {
     # A plain VAE: L = L_REG + beta * L_AE (alpha = 0), L_AE = 1/2 SSE.

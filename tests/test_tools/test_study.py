@@ -19,6 +19,7 @@ select_seed = 7
 seeds = [5]
 budgets = [3]
 num_eval = 8
+checkpoint_every = 2
 arms = {
     'introvae': dict(
         config='configs/introvae_fashion-mnist-32.py',
@@ -157,6 +158,9 @@ def test_each_run_records_its_split_budget_and_candidate(smoke):
     rep = Config.fromfile(str(runs / 'soft-introvae' / 'seed5' / 'config.py'))
     assert rep.randomness.seed == 5 and rep.model.type == 'SoftIntroVAE'
     assert rep.train_cfg.max_iters == 3
+    # Checkpoints at the plan's interval and at the end; the last is kept.
+    assert rep.default_hooks.checkpoint.interval == 2
+    assert not (runs / 'soft-introvae' / 'seed5' / 'iter_2.pth').exists()
     assert rep.train_dataloader.dataset.ann_file == str(splits / 'fit.txt')
     assert rep.test_dataloader.dataset.data_prefix == dict(gt='val')
     assert rep.test_dataloader.dataset.indices == 8
@@ -183,6 +187,24 @@ def test_a_finished_run_with_another_config_is_not_reused(smoke, capsys):
     assert 'finished with another config' in err and '--work-dir' in err
     assert str(work / 'iters3' / 'select' / 'introvae' / 'config') in err
     assert sorted(p.name for p in work.rglob('result.json')) == before
+
+
+def test_a_finished_run_of_another_checkpoint_interval_is_reused(smoke):
+    from mmengine.config import Config
+    tmp, _, _ = smoke
+    work = tmp / 'study'
+    run = work / 'iters3' / 'select' / 'introvae' / 'warmup0.5'
+    cfg = Config.fromfile(str(run / 'config.py'))
+    cfg.default_hooks.checkpoint.interval = 3  # e.g. an older study's
+    cfg.dump(str(run / 'config.py'))
+    stamp = (run / 'result.json').stat().st_mtime_ns
+    assert study.main([
+        '--plan',
+        str(tmp / 'plan.py'), '--data-root',
+        str(tmp / 'data'), '--work-dir',
+        str(work)
+    ]) == 0
+    assert (run / 'result.json').stat().st_mtime_ns == stamp
 
 
 def test_a_run_killed_after_training_is_only_evaluated(smoke, capsys):
@@ -214,8 +236,8 @@ def test_a_run_killed_while_training_goes_on_from_its_checkpoint(
         str(tmp / 'study' / 'iters3' / 'select' / 'vae' / 'beta8' /
             'config.py'))
     cfg.load_from = None  # test.py wrote the checkpoint it tested there
-    cfg.default_hooks.checkpoint.interval = 1
-    cfg.default_hooks.checkpoint.max_keep_ckpts = 3
+    assert cfg.default_hooks.checkpoint.interval == 2  # the plan's
+    cfg.default_hooks.checkpoint.max_keep_ckpts = 3  # keep iter_2.pth
     work = str(tmp_path / 'run')
     info = dict(arm='vae', candidate='beta8')
     first = study.train_and_evaluate(cfg, work, info, sample=False)
@@ -346,6 +368,8 @@ def test_the_shipped_plan_loads_and_every_option_is_a_config_key():
     (SMOKE_PLAN.replace("dict(name='beta8',",
                         "dict(name='beta0.5',"), [], 'candidate names repeat'),
     (SMOKE_PLAN.replace('select_seed = 7\n', ''), [], 'no `select_seed`'),
+    (SMOKE_PLAN.replace('checkpoint_every = 2', 'checkpoint_every = 0'),
+     [], 'checkpoint_every=0'),
     (SMOKE_PLAN, ['--iters', '0'], 'budgets [0]'),
     (SMOKE_PLAN, ['--select-images', '40'], 'too few to hold back'),
     (SMOKE_PLAN, ['--only', 'gan'], "has no arm 'gan'"),

@@ -9,6 +9,9 @@ from mmengine.config import Config
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Candidate options that are not config keys.
 WARMUP_SHARE = 'warmup_share'
+# Iterations between a run's checkpoints (the plan's ``checkpoint_every``):
+# what a run killed while training loses at most.
+CHECKPOINT_EVERY = 500
 
 
 class StudyError(Exception):
@@ -41,6 +44,7 @@ class Plan:
     select_images: int
     select_seed: int
     num_eval: int
+    checkpoint_every: int = CHECKPOINT_EVERY
 
 
 def _need(cfg: Config, key: str, path: str):
@@ -105,7 +109,8 @@ def load_plan(path: str) -> Plan:
         budgets=list(_need(cfg, 'budgets', path)),
         select_images=int(_need(cfg, 'select_images', path)),
         select_seed=int(_need(cfg, 'select_seed', path)),
-        num_eval=int(_need(cfg, 'num_eval', path)))
+        num_eval=int(_need(cfg, 'num_eval', path)),
+        checkpoint_every=int(cfg.get('checkpoint_every', CHECKPOINT_EVERY)))
     check_numbers(plan, path)
     return plan
 
@@ -123,6 +128,10 @@ def check_numbers(plan: Plan, where: str) -> None:
     if plan.num_eval < 2:
         raise StudyError(f'{where}: num_eval={plan.num_eval}: give at '
                          'least 2.')
+    if plan.checkpoint_every < 1:
+        raise StudyError(f'{where}: checkpoint_every='
+                         f'{plan.checkpoint_every}: give at least 1 '
+                         '(iterations between checkpoints).')
 
 
 def write_splits(data_root: str, select_images: int,
