@@ -45,6 +45,7 @@ from mmengine.config import Config, DictAction
 from studying.plan import (ROOT, WARMUP_SHARE, Arm, Candidate, Plan,
                            StudyError, check_numbers, check_option_keys,
                            load_plan, write_splits)
+from studying.records import same_run
 from studying.report import (METRICS, NOT_RUN, markdown, pick, ratio_plot,
                              side_by_side, summarise)
 
@@ -208,30 +209,16 @@ def run_logged(cmd: List[str], log: str) -> int:
         return subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT)
 
 
-# Keys tools/train.py and tools/test.py set in the config.py they keep in
-# the run folder: not part of what the run is.
-RUNTIME_KEYS = ('launcher', 'work_dir', 'resume', 'load_from')
-
-
-def _same_config(cfg_file: str, cfg: Config) -> bool:
-    """Whether the run folder's ``cfg_file`` ran ``cfg``.
-
-    The runner rewrites that file with its own keys (``RUNTIME_KEYS``), so
-    the two are compared without them, and without the checkpoint interval
-    (saving a checkpoint changes nothing the run computes, so a run of
-    another ``checkpoint_every`` is the same run).
-    """
-    if not osp.isfile(cfg_file):
-        return False
-
-    def content(c: Config) -> dict:
-        d = {k: v for k, v in c.to_dict().items() if k not in RUNTIME_KEYS}
-        hook = dict(d.get('default_hooks', {}).get('checkpoint') or {})
-        hook.pop('interval', None)
-        d['default_hooks'] = dict(d.get('default_hooks', {}), checkpoint=hook)
-        return d
-
-    return content(Config.fromfile(cfg_file)) == content(cfg)
+def _last_checkpoint(work: str) -> Optional[str]:
+    """The checkpoint ``work/last_checkpoint`` names, if it is there (in
+    ``work``: a run folder copied from elsewhere names the original's)."""
+    last = osp.join(work, 'last_checkpoint')
+    if not osp.isfile(last):
+        return None
+    with open(last) as f:
+        ckpt = f.read().strip()
+    here = osp.isfile(ckpt) and osp.samefile(osp.dirname(ckpt), work)
+    return ckpt if here else None
 
 
 def _train(cfg: Config, work: str, cfg_file: str) -> dict:
@@ -247,21 +234,19 @@ def _train(cfg: Config, work: str, cfg_file: str) -> dict:
         time is unknown) and ``resumed``.
     """
     train_file = osp.join(work, 'train.json')
-    same = _same_config(cfg_file, cfg)
-    if same and osp.isfile(train_file):
+    same = same_run(cfg_file, cfg)
+    # A record moved from another folder names a checkpoint that is not
+    # here: it trains again rather than test or resume from nothing.
+    ckpt = _last_checkpoint(work) if same else None
+    if ckpt is not None and osp.isfile(train_file):
         with open(train_file) as f:
             done = json.load(f)
         if done['rc'] == 0:
             return done
-    last = osp.join(work, 'last_checkpoint')
-    resume = same and osp.isfile(last)
-    if resume:
-        with open(last) as f:
-            ckpt = f.read().strip()
-        final = f'iter_{cfg.train_cfg.max_iters}.pth'
-        if osp.basename(ckpt) == final and osp.isfile(ckpt):
-            print(f'  trained before it was interrupted: {ckpt}', flush=True)
-            return dict(rc=0, train_s=None, resumed=True)
+    resume = ckpt is not None
+    if resume and osp.basename(ckpt) == f'iter_{cfg.train_cfg.max_iters}.pth':
+        print(f'  trained before it was interrupted: {ckpt}', flush=True)
+        return dict(rc=0, train_s=None, resumed=True)
     cfg.dump(cfg_file)
     cmd = [
         sys.executable,
@@ -292,7 +277,7 @@ def train_and_evaluate(cfg: Config,
     result_file = osp.join(work, 'result.json')
     cfg_file = osp.join(work, 'config.py')
     if osp.isfile(result_file):
-        if not _same_config(cfg_file, cfg):
+        if not same_run(cfg_file, cfg):
             raise StudyError(
                 f'{work} finished with another config than this study '
                 f'would run (other --num-eval, --cfg-options, data or '

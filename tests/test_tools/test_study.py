@@ -207,6 +207,39 @@ def test_a_finished_run_of_another_checkpoint_interval_is_reused(smoke):
     assert (run / 'result.json').stat().st_mtime_ns == stamp
 
 
+def test_records_moved_to_another_checkout_are_the_same_runs(
+        smoke, tmp_path, monkeypatch, capsys):
+    """Run folders copied with their data to another folder (the committed
+    docs/study_cpu_*/runs in a fresh clone) are reused there: their configs
+    name the folder they were run from, which is swapped for today's. A
+    run moved without its checkpoint trains again."""
+    tmp, _, _ = smoke
+    moved = tmp_path / 'checkout'
+    shutil.copytree(tmp / 'data', moved / 'data')
+    shutil.copytree(
+        tmp / 'study', moved / 'study', ignore=shutil.ignore_patterns('*.pth'))
+    shutil.copytree(tmp / 'data', moved / 'other')
+    monkeypatch.chdir(moved)
+    results = sorted((moved / 'study').rglob('result.json'))
+    stamps = [p.stat().st_mtime_ns for p in results]
+    argv = ['--plan', str(tmp / 'plan.py'), '--work-dir', 'study']
+    assert study.main(argv + ['--data-root', 'data', '--collect']) == 0
+    budget = json.loads((moved / 'study' / 'study.json').read_text())
+    assert [r['status']
+            for r in budget['by_budget']['3']['runs']] == ['done'] * 3
+    # The same images elsewhere are another data root: not the same runs.
+    assert study.main(argv + ['--data-root', 'other', '--collect']) == 2
+    assert 'finished with another config' in capsys.readouterr().err
+    assert [p.stat().st_mtime_ns for p in results] == stamps
+    run = moved / 'study' / 'iters3' / 'select' / 'vae' / 'beta8'
+    (run / 'result.json').unlink()
+    assert study.main(argv +
+                      ['--data-root', 'data', '--only', 'vae/beta8']) == 0
+    assert 'trained before it was interrupted' not in capsys.readouterr().out
+    assert json.loads((run / 'train.json').read_text())['resumed'] is False
+    assert (run / 'iter_3.pth').is_file()
+
+
 def test_a_run_killed_after_training_is_only_evaluated(smoke, capsys):
     tmp, _, _ = smoke
     work = tmp / 'study'

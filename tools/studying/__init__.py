@@ -1,2 +1,3 @@
-"""tools/study.py's parts: the plan file (``plan``) and the report
-(``report``). Not part of the installed package."""
+"""tools/study.py's parts: the plan file (``plan``), the reuse of run
+records (``records``) and the report (``report``). Not part of the
+installed package."""
