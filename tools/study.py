@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import platform
 import subprocess
 import sys
 import time
@@ -392,6 +393,19 @@ def study_budget(iters: int, plan: Plan, splits: Dict[str, str],
     return dict(select=select, picks=picks, runs=runs, report=report)
 
 
+def machine() -> str:
+    """The CPU the study ran on, e.g. ``2 CPU cores (Intel(R) Xeon(R) ...)``:
+    the machines of different sessions differ in speed by more than 2x."""
+    model = None
+    if osp.isfile('/proc/cpuinfo'):
+        with open('/proc/cpuinfo') as f:
+            model = next((line.split(':', 1)[1].strip()
+                          for line in f if line.startswith('model name')),
+                         None)
+    model = model or platform.processor() or platform.machine()
+    return f'{os.cpu_count()} CPU cores ({model})'
+
+
 def not_run(by_budget: Dict[str, dict]) -> List[str]:
     """The folders of the runs a collected study has not finished; the
     report runs of an arm whose selection is not finished are not known
@@ -436,7 +450,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         select_images=plan.select_images,
         select_seed=plan.select_seed,
         num_eval=plan.num_eval,
-        machine=f'{os.cpu_count()} CPU cores',
+        machine=machine(),
         date=time.strftime('%Y-%m-%d'),
         not_run=not_run(by_budget),
         by_budget=by_budget)

@@ -102,6 +102,8 @@ def test_report_ratios_are_to_the_picked_baseline(smoke):
     budget = result['by_budget']['3']
     report = budget['report']
     assert report['baseline'] == 'vae'
+    # Which CPU: sessions' machines differ in speed by more than 2x.
+    assert result['machine'].startswith(f'{os.cpu_count()} CPU cores (')
     assert [(r['arm'], r['seed'], r['status'])
             for r in budget['runs']] == [('introvae', 5, 'done'),
                                          ('soft-introvae', 5, 'done'),
