@@ -374,6 +374,26 @@ def test_summary_ratios_seed_spread_targets_and_guard_stops():
     assert met['no run stopped by the stability guard or failed'] is False
 
 
+def test_a_partial_report_compares_the_same_seeds():
+    """A study part-way through its report: the baseline has run seeds 0-2,
+    the arm 0 and 1; the ratio and the PSNR gap are to the baseline's seeds
+    0 and 1, not to its mean over three."""
+    runs = [
+        _run('intro', 0, FID=90., PSNR=20.),
+        _run('intro', 1, FID=110., PSNR=20.),
+        _run('vae', 0, FID=100., PSNR=21.),
+        _run('vae', 1, FID=100., PSNR=21.),
+        _run('vae', 2, FID=400., PSNR=11.),
+    ]
+    summary = study.summarise(runs, ['intro', 'vae'], 'vae', 0.7, 1.)
+    intro = summary['arms']['intro']
+    assert intro['paired_seeds'] == [0, 1]
+    assert intro['fid_ratio'] == pytest.approx(1.0)
+    assert intro['fid_ratio_std'] == pytest.approx(0.14142, abs=1e-4)
+    assert intro['psnr_diff'] == pytest.approx(-1.0)
+    assert summary['arms']['vae']['metrics']['FID']['mean'] == 200.
+
+
 def test_a_guard_stop_or_failure_cannot_be_picked():
     cands = [
         dict(candidate='a', status='guard stop'),

@@ -42,9 +42,10 @@ def summarise(runs: List[dict], arms: Sequence[str], baseline: str,
               fid_ratio: float, psnr_drop: float) -> dict:
     """Per-arm statistics, ratios to the baseline and the targets.
 
-    Besides the ratio of mean FIDs, ``fid_ratio_std`` is the spread of the
-    per-seed ratios (arm and baseline of the same seed), the seed noise on
-    the ratio.
+    The ratio of mean FIDs and the PSNR difference compare an arm with the
+    baseline's runs of the same seeds (``paired_seeds``: in a partial
+    study the arms need not have run the same ones); ``fid_ratio_std`` is
+    the spread of the per-seed ratios, the seed noise on the ratio.
     """
     summary = {}
     for arm in arms:
@@ -59,39 +60,47 @@ def summarise(runs: List[dict], arms: Sequence[str], baseline: str,
                 for k in METRICS
                 if done and all(k in r['metrics'] for r in done)
             })
-    base = summary[baseline]['metrics']
-    base_fid = {
-        r['seed']: r['metrics']['FID']
+    base = {
+        r['seed']: r['metrics']
         for r in runs if r['arm'] == baseline and r['status'] == 'done'
     }
     targets = []
     for arm in arms:
         if arm == baseline:
             continue
-        m = summary[arm]['metrics']
-        if 'FID' in m and 'FID' in base:
-            ratio = m['FID']['mean'] / base['FID']['mean']
-            paired = [
-                r['metrics']['FID'] / base_fid[r['seed']] for r in runs
-                if r['arm'] == arm and r['status'] == 'done'
-                and r['seed'] in base_fid
-            ]
-            summary[arm]['fid_ratio'] = ratio
-            if paired:
-                summary[arm]['fid_ratio_std'] = mean_std(paired)['std']
-            targets.append(
-                dict(
-                    what=f'{arm} FID <= {fid_ratio:g} x {baseline} FID',
-                    value=f'{ratio:.3f}x',
-                    met=ratio <= fid_ratio))
-        if 'PSNR' in m and 'PSNR' in base:
-            diff = m['PSNR']['mean'] - base['PSNR']['mean']
-            summary[arm]['psnr_diff'] = diff
-            targets.append(
-                dict(
-                    what=f'{arm} PSNR within {psnr_drop:g} dB of {baseline}',
-                    value=f'{diff:+.2f} dB',
-                    met=diff >= -psnr_drop))
+        # Paired by seed: an arm is compared with the baseline's runs of
+        # the seeds it has (a partial study has not run them all).
+        pairs = [
+            (r['seed'], r['metrics'], base[r['seed']]) for r in runs
+            if r['arm'] == arm and r['status'] == 'done' and r['seed'] in base
+        ]
+        if pairs:
+            summary[arm]['paired_seeds'] = [seed for seed, _, _ in pairs]
+        for key in ('FID', 'PSNR'):
+            if not pairs or not all(key in m and key in b
+                                    for _, m, b in pairs):
+                continue
+            mine = mean_std([m[key] for _, m, _ in pairs])['mean']
+            theirs = mean_std([b[key] for _, _, b in pairs])['mean']
+            if key == 'FID':
+                ratio = mine / theirs
+                summary[arm]['fid_ratio'] = ratio
+                summary[arm]['fid_ratio_std'] = mean_std(
+                    [m[key] / b[key] for _, m, b in pairs])['std']
+                targets.append(
+                    dict(
+                        what=f'{arm} FID <= {fid_ratio:g} x {baseline} FID',
+                        value=f'{ratio:.3f}x',
+                        met=ratio <= fid_ratio))
+            else:
+                diff = mine - theirs
+                summary[arm]['psnr_diff'] = diff
+                targets.append(
+                    dict(
+                        what=f'{arm} PSNR within {psnr_drop:g} dB of '
+                        f'{baseline}',
+                        value=f'{diff:+.2f} dB',
+                        met=diff >= -psnr_drop))
     stops = sum(s['guard_stops'] + s['failed'] for s in summary.values())
     targets.append(
         dict(
@@ -146,6 +155,11 @@ def markdown(study: dict) -> str:
             ratio = '1' if arm == base else (
                 f"{s['fid_ratio']:.3f} ± {s.get('fid_ratio_std', 0):.3f}"
                 if 'fid_ratio' in s else 'n/a')
+            paired = s.get('paired_seeds', [])
+            base_n = b['report']['arms'][base]['metrics'].get('FID',
+                                                              {}).get('n')
+            if 'fid_ratio' in s and len(paired) != base_n:
+                ratio += f" (seeds {', '.join(map(str, paired))})"
             lines.append(f"| {arm} ({b['picks'].get(arm) or 'none'}) | "
                          f'{cells[0]} | {ratio} | {cells[1]} | {cells[2]} | '
                          f"{cells[3]} | {s['runs']} | "
