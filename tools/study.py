@@ -39,7 +39,7 @@ import platform
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
 # tools/studying/, beside this script (on sys.path when it runs)
@@ -47,8 +47,8 @@ from studying.plan import (ROOT, WARMUP_SHARE, Arm, Candidate, Plan,
                            StudyError, check_numbers, check_option_keys,
                            load_plan, write_splits)
 from studying.records import same_run
-from studying.report import (METRICS, NOT_RUN, markdown, pick, ratio_plot,
-                             side_by_side, summarise)
+from studying.report import (METRICS, NOT_RUN, PRUNED, markdown, pick, rank,
+                             ratio_plot, side_by_side, summarise)
 
 from mmintrovae.utils import read_config
 from mmintrovae.utils.fileio import write_atomic
@@ -123,6 +123,7 @@ def apply_options(plan: Plan, args: argparse.Namespace) -> Plan:
         if value is not None:
             setattr(plan, attr, value)
     check_numbers(plan, 'the command line')
+    plan.budgets = sorted(plan.budgets)  # promotion goes small to large
     return plan
 
 
@@ -305,9 +306,14 @@ def train_and_evaluate(cfg: Config,
             f'  training {result["status"]} (exit {rc}), see '
             f'{work}/train.out',
             flush=True)
+    elif _last_checkpoint(work) is None:
+        result['status'] = 'failed'
+        print(
+            f'  training ended (exit 0) without a checkpoint in {work}, see '
+            f'{work}/train.out',
+            flush=True)
     else:
-        with open(osp.join(work, 'last_checkpoint')) as f:
-            ckpt = f.read().strip()
+        ckpt = _last_checkpoint(work)
         metrics_file = osp.join(work, 'metrics.json')
         rc = run_logged([
             py,
@@ -334,28 +340,86 @@ def train_and_evaluate(cfg: Config,
     return result
 
 
-def study_budget(iters: int, plan: Plan, splits: Dict[str, str],
-                 args: argparse.Namespace) -> dict:
-    """Selection, then the report runs of the picks, at one budget."""
+def promoted(plan: Plan, arm: Arm,
+             before: Optional[Tuple[int, dict]]) -> Optional[Dict[str, str]]:
+    """Which of an arm's candidates its selection trains at this budget.
+
+    Args:
+        before (tuple, optional): The budget before this one and its
+            result (``study_budget``'s), None at the smallest budget.
+
+    Returns:
+        dict or None: None where every candidate trains (no ``promote`` in
+        the plan, or the smallest budget); else candidate -> why it is not
+        trained ('' for the promoted ones: the ``promote`` lowest-FID
+        finished candidates of the budget before). While the selection
+        before is not finished, no candidate is promoted and every one
+        reads 'waiting'.
+    """
+    if plan.promote is None or before is None:
+        return None
+    iters, result = before
+    done_before = result['select'][arm.name]
+    if any(c['status'] == NOT_RUN for c in done_before):
+        return {c.name: 'waiting' for c in arm.candidates}
+    ranked = rank(done_before)
+    why = {}
+    for cand in arm.candidates:
+        if cand.name not in ranked:
+            why[cand.name] = f'not finished at {iters} its'
+        elif ranked.index(cand.name) >= plan.promote:
+            why[cand.name] = (f'FID rank {ranked.index(cand.name) + 1} of '
+                              f'{len(ranked)} at {iters} its')
+        else:
+            why[cand.name] = ''
+    return why
+
+
+def study_budget(iters: int,
+                 plan: Plan,
+                 splits: Dict[str, str],
+                 args: argparse.Namespace,
+                 before: Optional[Tuple[int, dict]] = None) -> dict:
+    """Selection, then the report runs of the picks, at one budget.
+
+    Args:
+        before (tuple, optional): The next smaller budget and its result,
+            whose selection decides which candidates are promoted to this
+            one (the plan's ``promote``).
+    """
     root = osp.join(args.work_dir, f'iters{iters}')
     select, picks = {}, {}
     for arm in plan.arms.values():
         select[arm.name] = []
+        why = promoted(plan, arm, before)
         for cand in arm.candidates:
-            print(
-                f'[study {iters} its] select {arm.name} / {cand.name}',
-                flush=True)
-            cfg = run_config(arm, cand, plan.select_seed, iters, 'select',
-                             splits, plan, args)
+            work = osp.join(root, 'select', arm.name, cand.name)
             info = dict(
                 arm=arm.name,
                 candidate=cand.name,
                 options=cand.options,
                 seed=plan.select_seed)
+            if why is not None and why[cand.name] == 'waiting':
+                select[arm.name].append(
+                    dict(info, work_dir=work, status=NOT_RUN, train_s=None))
+                continue
+            if why is not None and why[cand.name]:
+                select[arm.name].append(
+                    dict(
+                        info,
+                        work_dir=work,
+                        status=PRUNED,
+                        pruned=why[cand.name]))
+                continue
+            print(
+                f'[study {iters} its] select {arm.name} / {cand.name}',
+                flush=True)
+            cfg = run_config(arm, cand, plan.select_seed, iters, 'select',
+                             splits, plan, args)
             select[arm.name].append(
                 train_and_evaluate(
                     cfg,
-                    osp.join(root, 'select', arm.name, cand.name),
+                    work,
                     info,
                     sample=False,
                     collect=skipped(args, arm.name, cand.name)))
@@ -433,10 +497,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.data_root = data_root
         split_dir = osp.abspath(osp.join(args.work_dir, 'splits'))
         splits = write_splits(data_root, plan.select_images, split_dir)
-        by_budget = {
-            str(iters): study_budget(iters, plan, splits, args)
-            for iters in plan.budgets
-        }
+        by_budget, before = {}, None
+        for iters in plan.budgets:  # smallest first (apply_options)
+            by_budget[str(iters)] = study_budget(iters, plan, splits, args,
+                                                 before)
+            before = (iters, by_budget[str(iters)])
     except StudyError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

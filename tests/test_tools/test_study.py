@@ -338,6 +338,74 @@ def test_only_runs_the_named_share_and_collects_the_rest(smoke):
     ]
 
 
+def test_a_larger_budget_trains_only_the_promoted_candidates(smoke):
+    """With ``promote = 1`` the 4-it selection of an arm is only its best
+    candidate at 3 its; the others are listed as pruned with their rank.
+    Budgets are taken smallest first, whatever their order."""
+    tmp, _, _ = smoke
+    work = tmp / 'study'
+    plan = _write_plan(
+        tmp / 'promote1.py',
+        SMOKE_PLAN.replace('budgets = [3]', 'budgets = [3]\npromote = 1'))
+    assert study.main([
+        '--plan', plan, '--data-root',
+        str(tmp / 'data'), '--work-dir',
+        str(work), '--iters', '4', '3', '--collect'
+    ]) == 0
+    result = json.loads((work / 'study.json').read_text())
+    assert result['budgets'] == [3, 4]
+    before, new = result['by_budget']['3'], result['by_budget']['4']
+    for arm, cands in new['select'].items():
+        ranked = sorted(
+            before['select'][arm], key=lambda c: c['metrics']['FID'])
+        status = {c['candidate']: c['status'] for c in cands}
+        assert status[ranked[0]['candidate']] == 'not run'
+        for i, c in enumerate(ranked[1:], 2):
+            pruned = next(n for n in cands if n['candidate'] == c['candidate'])
+            assert pruned['status'] == 'pruned'
+            assert pruned[
+                'pruned'] == f'FID rank {i} of {len(ranked)} at 3 its'
+            assert not (work / 'iters4' / 'select' / arm /
+                        c['candidate']).exists()
+    assert len(result['not_run']) == 3  # one candidate per arm
+    md = (work / 'study.md').read_text()
+    assert 'pruned (FID rank 2 of 2 at 3 its)' in md
+
+
+def test_promotion_waits_for_the_smaller_budget_and_skips_its_failures():
+    arm = study.Arm(
+        'vae', 'x.py',
+        [study.Candidate(name, {}) for name in ('a', 'b', 'c', 'd')])
+    plan = study.Plan(
+        path='p.py',
+        arms={'vae': arm},
+        baseline='vae',
+        seeds=[0],
+        budgets=[1, 2],
+        select_images=2,
+        select_seed=0,
+        num_eval=2,
+        promote=2)
+    before = dict(
+        select=dict(vae=[
+            dict(candidate='a', status='guard stop'),
+            dict(candidate='b', status='done', metrics=dict(FID=50.)),
+            dict(candidate='c', status='done', metrics=dict(FID=60.)),
+            dict(candidate='d', status='done', metrics=dict(FID=40.)),
+        ]))
+    assert study.promoted(plan, arm, (1, before)) == {
+        'a': 'not finished at 1 its',
+        'b': '',
+        'c': 'FID rank 3 of 3 at 1 its',
+        'd': '',
+    }
+    assert study.promoted(plan, arm, None) is None  # the smallest budget
+    before['select']['vae'][2]['status'] = 'not run'
+    assert set(study.promoted(plan, arm, (1, before)).values()) == {'waiting'}
+    plan.promote = None
+    assert study.promoted(plan, arm, (1, before)) is None
+
+
 def _run(arm, seed, status='done', **metrics):
     return dict(
         arm=arm,
@@ -409,6 +477,7 @@ def test_the_shipped_plan_loads_and_every_option_is_a_config_key():
     plan = study.load_plan('configs/studies/fashion-mnist-32.py')
     study.check_option_keys(plan)
     assert plan.baseline == 'vae' and plan.num_eval == 10000
+    assert plan.budgets[-1] >= 3000 and plan.promote == 3
     assert len(plan.arms['vae'].candidates) >= 3
 
 
@@ -426,6 +495,9 @@ def test_the_shipped_plan_loads_and_every_option_is_a_config_key():
     (SMOKE_PLAN.replace('checkpoint_every = 2',
                         'checkpoint_every = 0'), [], 'checkpoint_every=0'),
     (SMOKE_PLAN, ['--iters', '0'], 'budgets [0]'),
+    (SMOKE_PLAN, ['--iters', '3', '3'], 'a budget is given twice'),
+    (SMOKE_PLAN.replace('budgets = [3]', 'budgets = [3]\npromote = 0'), [],
+     'promote=0: give the number of candidates'),
     (SMOKE_PLAN, ['--select-images', '40'], 'too few to hold back'),
     (SMOKE_PLAN, ['--only', 'gan'], "has no arm 'gan'"),
     (SMOKE_PLAN, ['--only', 'vae/beta3'],

@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
@@ -45,6 +45,9 @@ class Plan:
     select_seed: int
     num_eval: int
     checkpoint_every: int = CHECKPOINT_EVERY
+    # At every budget after the smallest, an arm's selection trains only
+    # its ``promote`` best candidates of the budget before (None: all).
+    promote: Optional[int] = None
 
 
 def _need(cfg: Config, key: str, path: str):
@@ -110,7 +113,8 @@ def load_plan(path: str) -> Plan:
         select_images=int(_need(cfg, 'select_images', path)),
         select_seed=int(_need(cfg, 'select_seed', path)),
         num_eval=int(_need(cfg, 'num_eval', path)),
-        checkpoint_every=int(cfg.get('checkpoint_every', CHECKPOINT_EVERY)))
+        checkpoint_every=int(cfg.get('checkpoint_every', CHECKPOINT_EVERY)),
+        promote=cfg.get('promote'))
     check_numbers(plan, path)
     return plan
 
@@ -128,6 +132,15 @@ def check_numbers(plan: Plan, where: str) -> None:
     if plan.num_eval < 2:
         raise StudyError(f'{where}: num_eval={plan.num_eval}: give at '
                          'least 2.')
+    if plan.promote is not None and (not isinstance(plan.promote, int)
+                                     or plan.promote < 1):
+        raise StudyError(f'{where}: promote={plan.promote!r}: give the '
+                         'number of candidates (at least 1) an arm keeps '
+                         'from one budget to the next, or None to train '
+                         'all of them at every budget.')
+    if len(set(plan.budgets)) != len(plan.budgets):
+        raise StudyError(f'{where}: budgets {plan.budgets}: a budget is '
+                         'given twice.')
     if plan.checkpoint_every < 1:
         raise StudyError(f'{where}: checkpoint_every='
                          f'{plan.checkpoint_every}: give at least 1 '

@@ -17,6 +17,9 @@ METRICS = {
 FORMATS = dict(FID='.1f', SWD='.1f', PSNR='.2f', SSIM='.3f')
 # The status of a run a collected (``--collect``) study has not finished.
 NOT_RUN = 'not run'
+# The status of a selection candidate not trained at a budget because it
+# was not among its arm's best at the budget before (the plan's promote).
+PRUNED = 'pruned'
 
 
 def mean_std(values: Sequence[float]) -> Dict[str, float]:
@@ -27,15 +30,23 @@ def mean_std(values: Sequence[float]) -> Dict[str, float]:
     return dict(mean=mean, std=math.sqrt(var), n=n)
 
 
-def pick(candidates: List[dict]) -> Optional[str]:
-    """The name of the finished candidate with the lowest selection FID."""
+def rank(candidates: List[dict]) -> List[str]:
+    """The names of the finished candidates, lowest selection FID first (a
+    guard stop or a failure is not ranked)."""
     done = [
         c for c in candidates
         if c['status'] == 'done' and 'FID' in c.get('metrics', {})
     ]
-    if not done:
-        return None
-    return min(done, key=lambda c: c['metrics']['FID'])['candidate']
+    return [
+        c['candidate']
+        for c in sorted(done, key=lambda c: c['metrics']['FID'])
+    ]
+
+
+def pick(candidates: List[dict]) -> Optional[str]:
+    """The name of the finished candidate with the lowest selection FID."""
+    ranked = rank(candidates)
+    return ranked[0] if ranked else None
 
 
 def summarise(runs: List[dict], arms: Sequence[str], baseline: str,
@@ -178,8 +189,11 @@ def markdown(study: dict) -> str:
             for c in cands:
                 cells = ' | '.join(_cells(c.get('metrics', {})))
                 mark = 'yes' if b['picks'].get(arm) == c['candidate'] else ''
+                status = c['status']
+                if status == PRUNED:
+                    status = f"pruned ({c['pruned']})"
                 lines.append(f"| {arm} | {c['candidate']} | "
-                             f"`{c['options']}` | {c['status']} | {cells} | "
+                             f"`{c['options']}` | {status} | {cells} | "
                              f'{mark} |')
     lines += [
         '', 'Report runs:', '',
