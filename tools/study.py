@@ -298,6 +298,7 @@ def train_and_evaluate(cfg: Config,
         train_s=trained['train_s'],
         resumed=trained['resumed'])
     py, tools = sys.executable, osp.join(ROOT, 'tools')
+    ckpt = _last_checkpoint(work) if rc == 0 else None
     if rc != 0:
         with open(osp.join(work, 'train.out'), errors='replace') as f:
             guard = GUARD_ERROR in f.read()
@@ -306,14 +307,13 @@ def train_and_evaluate(cfg: Config,
             f'  training {result["status"]} (exit {rc}), see '
             f'{work}/train.out',
             flush=True)
-    elif _last_checkpoint(work) is None:
+    elif ckpt is None:
         result['status'] = 'failed'
         print(
             f'  training ended (exit 0) without a checkpoint in {work}, see '
             f'{work}/train.out',
             flush=True)
     else:
-        ckpt = _last_checkpoint(work)
         metrics_file = osp.join(work, 'metrics.json')
         rc = run_logged([
             py,
@@ -365,11 +365,12 @@ def promoted(plan: Plan, arm: Arm,
     ranked = rank(done_before)
     why = {}
     for cand in arm.candidates:
-        if cand.name not in ranked:
+        place = ranked.index(cand.name) if cand.name in ranked else None
+        if place is None:
             why[cand.name] = f'not finished at {iters} its'
-        elif ranked.index(cand.name) >= plan.promote:
-            why[cand.name] = (f'FID rank {ranked.index(cand.name) + 1} of '
-                              f'{len(ranked)} at {iters} its')
+        elif place >= plan.promote:
+            why[cand.name] = (f'FID rank {place + 1} of {len(ranked)} at '
+                              f'{iters} its')
         else:
             why[cand.name] = ''
     return why
