@@ -1,7 +1,8 @@
 # Worked example of "losses others can mix in": an unmodified mmagic GAN
 # trains with mmintrovae's MarginHingeLossComps listed in its loss_config.
-# Data: the 64x64 synthetic faces of `tools/make_demo_data.py` (`make demo`),
-# resized to 32x32 for a small DCGAN that trains on a CPU.
+# Data: the 64x64 synthetic faces of `tools/make_demo_data.py`
+# (`make data-faces`), resized to 32x32 for a small DCGAN that trains on a
+# CPU.
 #
 # Which mmagic model: `DCGAN` (mmagic 1.2.0) overrides train_discriminator /
 # train_generator with hard-coded BCE losses and never reads loss_config, so

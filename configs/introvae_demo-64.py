@@ -2,7 +2,7 @@
 # (3,000 images, deterministic, no download): `make demo-faces`, the
 # fallback demo. Sized to train in about 10 minutes on 2 CPU cores.
 #
-# Data range [0, 1] (DataPreprocessor mean=0, std=255), L_AE = 1/2 *
+# Data range [0, 1] (BatchedDataPreprocessor mean=0, std=255), L_AE = 1/2 *
 # per-image sum of squared errors (batch mean), KL summed over latents.
 _base_ = [
     '_base_/models/introvae.py',
