@@ -23,13 +23,15 @@ exact config it ran (``config.py``) and its logs. Finished runs are skipped,
 so an interrupted study (or one given a new budget) continues where it
 stopped (a run killed while training goes on from its latest checkpoint);
 ``--collect`` trains nothing and writes the tables of the runs finished so
-far; ``--only ARM[/CANDIDATE] ...`` runs only those runs (a share of the
-study, e.g. one arm per machine, their folders merged later) and collects
-the rest. A run stopped by the stability guard is reported as such. Written
-to the work dir: ``study.md`` and ``study.json`` (tables, the sweep, every
-run), ``study_ratio.png`` (FID ratio against the budget) and
-``study_samples_<iters>.png`` (the picks' first-seed sample grids side by
-side).
+far; ``--save-records DIR`` copies the finished runs' records out (no
+checkpoints), to be copied into the work dir of another checkout, where
+the study goes on from them; ``--only ARM[/CANDIDATE] ...`` runs only
+those runs (a share of the study, e.g. one arm per machine, their folders
+merged later) and collects the rest. A run stopped by the stability
+guard is reported as such. Written to the work dir: ``study.md`` and
+``study.json`` (tables, the sweep, every run), ``study_ratio.png`` (FID
+ratio against the budget) and ``study_samples_<iters>.png`` (the picks'
+first-seed sample grids side by side).
 """
 import argparse
 import json
@@ -46,7 +48,7 @@ from mmengine.config import Config, DictAction
 from studying.plan import (ROOT, WARMUP_SHARE, Arm, Candidate, Plan,
                            StudyError, check_numbers, check_option_keys,
                            load_plan, write_splits)
-from studying.records import same_run
+from studying.records import same_run, save_records
 from studying.report import (METRICS, NOT_RUN, PRUNED, markdown, pick, rank,
                              ratio_plot, side_by_side, summarise)
 
@@ -101,6 +103,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         metavar='ARM[/CANDIDATE]',
         help='run only these arms (selection and report runs) or these '
         'selection candidates; the other runs are collected as --collect')
+    parser.add_argument(
+        '--save-records',
+        metavar='DIR',
+        help='then copy every finished run\'s record (config.py, '
+        'train.json, result.json, the first seed\'s sample grid; no '
+        'checkpoint) to DIR, at the same place as below the work dir; '
+        'DIR may hold {iters}, the budget (e.g. docs/study_cpu_{iters}/runs)'
+        '; copy them back into a work dir to go on in another checkout')
     parser.add_argument(
         '--fid-ratio',
         type=float,
@@ -285,8 +295,8 @@ def train_and_evaluate(cfg: Config,
                 f'would run (other --num-eval, --cfg-options, data or '
                 f'plan?): a result is reused only for the same config; '
                 f'give another --work-dir, or delete {work} to rerun it')
-        with open(result_file) as f:
-            return json.load(f)
+        with open(result_file) as f:  # where it is now (a record moved
+            return dict(json.load(f), work_dir=work)  # from elsewhere)
     if collect:
         return dict(info, work_dir=work, status=NOT_RUN, train_s=None)
     os.makedirs(work, exist_ok=True)
@@ -528,6 +538,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ratio_plot(study, osp.join(args.work_dir, 'study_ratio.png'),
                args.fid_ratio)
     print(report)
+    if args.save_records:
+        runs = [
+            c for budget in by_budget.values()
+            for cands in budget['select'].values() for c in cands
+        ] + [r for budget in by_budget.values() for r in budget['runs']]
+        saved = save_records(runs, args.work_dir, args.save_records)
+        print(f'Saved the records of {saved} finished runs to '
+              f'{args.save_records}')
     print(f'Wrote study.md, study.json, study_ratio.png and the sample '
           f'grids to {args.work_dir}')
     return 0

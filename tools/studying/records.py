@@ -9,12 +9,18 @@ folder it was run from. :func:`same_run` compares the two configs with that
 folder swapped for today's, when the record shows one: its training split
 file lay at the same place relative to it as today's does to the current
 directory.
+
+:func:`save_records` copies the finished runs' records out of a work dir
+(e.g. into ``docs/study_cpu_<iters>/runs``), so that a later checkout can
+put them back and go on with the study.
 """
 import os
 import os.path as osp
-from typing import Any, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from mmengine.config import Config
+
+from mmintrovae.utils.fileio import write_atomic
 
 # Keys tools/train.py and tools/test.py set in the config.py they keep in
 # the run folder: not part of what the run is.
@@ -79,3 +85,53 @@ def same_run(cfg_file: str, cfg: Config) -> bool:
     if folder is not None:
         old = rebase(old, folder, os.getcwd().rstrip(os.sep) + os.sep)
     return old == new
+
+
+# What a finished run folder keeps that the study reads back: the config it
+# ran, its training's exit code and time, its result and (a report run of
+# the first seed) the sample grid of the side-by-side figure.
+RECORD_FILES = ('config.py', 'train.json', 'result.json',
+                osp.join('grids', 'samples.png'))
+
+
+def save_records(runs: Iterable[Dict[str, Any]], work_dir: str,
+                 dest: str) -> int:
+    """Copies the records of the finished ``runs`` out of ``work_dir``.
+
+    Each run folder's :data:`RECORD_FILES` (those it has) go to the same
+    place below ``dest`` as the folder is below ``work_dir``, each written
+    whole or not at all; checkpoints and logs stay behind. A run with no
+    ``result.json`` (not run, pruned, or still training) is left out.
+
+    Args:
+        runs: The study's runs (``work_dir`` and ``status`` each).
+        work_dir (str): The study's work dir.
+        dest (str): The folder of the records; may hold ``{iters}``, which
+            is replaced by the budget of each run's folder (``iters<N>``).
+
+    Returns:
+        int: How many runs' records were saved.
+
+    Raises:
+        ValueError: If a run folder is not below ``work_dir``.
+    """
+    root = osp.abspath(work_dir)
+    saved = 0
+    for run in runs:
+        folder = osp.abspath(run.get('work_dir') or '')
+        if not osp.isfile(osp.join(folder, 'result.json')):
+            continue
+        rel = osp.relpath(folder, root)
+        if rel.startswith(os.pardir):
+            raise ValueError(f'run folder {folder} is not below the work '
+                             f'dir {root}: no record can be saved for it')
+        iters = rel.split(os.sep)[0][len('iters'):]
+        target = osp.join(dest.format(iters=iters), rel)
+        for name in RECORD_FILES:
+            src = osp.join(folder, name)
+            if osp.isfile(src):
+                os.makedirs(osp.dirname(osp.join(target, name)), exist_ok=True)
+                with open(src, 'rb') as f:
+                    write_atomic(osp.join(target, name), f.read())
+        saved += 1
+    return saved
