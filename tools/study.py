@@ -152,6 +152,19 @@ def check_only(plan: Plan, only: Optional[Sequence[str]]) -> None:
                              f'{names}')
 
 
+def check_records_dir(dest: Optional[str]) -> None:
+    """Raises StudyError for a ``--save-records`` folder that names another
+    placeholder than ``{iters}`` (before any run, not after the study)."""
+    if dest is None:
+        return
+    try:
+        dest.format(iters='0')
+    except (KeyError, IndexError, ValueError) as err:
+        raise StudyError(f'--save-records {dest}: the only placeholder it '
+                         f'may hold is {{iters}} (the budget), not {err}; '
+                         f'e.g. docs/study_cpu_{{iters}}/runs') from err
+
+
 def skipped(args: argparse.Namespace, arm: str, cand: Optional[str]) -> bool:
     """Whether a run is only collected: ``--collect``, or ``--only`` not
     naming it (``cand`` is None for a report run, which only its arm's
@@ -499,6 +512,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         plan = apply_options(load_plan(args.plan), args)
         check_only(plan, args.only)
+        check_records_dir(args.save_records)
         check_option_keys(plan)
         data_root = args.data_root or read_config(
             next(iter(plan.arms.values())).config,

@@ -537,6 +537,8 @@ def test_the_shipped_plan_loads_and_every_option_is_a_config_key():
      'promote=0: give the number of candidates'),
     (SMOKE_PLAN, ['--select-images', '40'], 'too few to hold back'),
     (SMOKE_PLAN, ['--only', 'gan'], "has no arm 'gan'"),
+    (SMOKE_PLAN, ['--save-records', 'docs_{budget}'
+                  ], 'the only placeholder it may hold is {iters}'),
     (SMOKE_PLAN, ['--only', 'vae/beta3'],
      "arm 'vae' has no candidate 'beta3'; its candidates: ['beta0.5', "
      "'beta8']"),

@@ -111,20 +111,13 @@ def save_records(runs: Iterable[Dict[str, Any]], work_dir: str,
 
     Returns:
         int: How many runs' records were saved.
-
-    Raises:
-        ValueError: If a run folder is not below ``work_dir``.
     """
-    root = osp.abspath(work_dir)
     saved = 0
     for run in runs:
-        folder = osp.abspath(run.get('work_dir') or '')
+        folder = run['work_dir']  # below work_dir: the study names them
         if not osp.isfile(osp.join(folder, 'result.json')):
             continue
-        rel = osp.relpath(folder, root)
-        if rel.startswith(os.pardir):
-            raise ValueError(f'run folder {folder} is not below the work '
-                             f'dir {root}: no record can be saved for it')
+        rel = osp.relpath(folder, work_dir)
         iters = rel.split(os.sep)[0][len('iters'):]
         target = osp.join(dest.format(iters=iters), rel)
         for name in RECORD_FILES:
