@@ -499,6 +499,44 @@ def test_a_partial_report_compares_the_same_seeds():
     assert summary['arms']['vae']['metrics']['FID']['mean'] == 200.
 
 
+def test_the_table_shows_a_spread_only_where_there_are_seeds_to_spread():
+    """One seed has no spread: its row reads '140.5', not '140.5 ± 0.0',
+    and a ratio of one pair of seeds has no ± either."""
+    runs = [
+        _run('intro', 0, FID=126.4, SWD=55.2, PSNR=16.09, SSIM=.508),
+        _run('vae', 0, FID=140.5, SWD=71.3, PSNR=18.82, SSIM=.630),
+        _run('vae', 1, FID=150.5, SWD=73.3, PSNR=18.62, SSIM=.610),
+    ]
+    report = study.summarise(runs, ['intro', 'vae'], 'vae', 0.7, 1.)
+    table = study.markdown(
+        dict(
+            command='c',
+            plan='p',
+            seeds=[0, 1],
+            select_images=5,
+            select_seed=100,
+            num_eval=2,
+            machine='m',
+            date='d',
+            budgets=[10],
+            by_budget={
+                '10':
+                dict(
+                    report=report,
+                    picks=dict(intro='a', vae='b'),
+                    select={},
+                    runs=runs)
+            }))
+    rows = {
+        line.split(' | ')[0]: line
+        for line in table.splitlines() if line.startswith('| ')
+    }
+    assert rows['| intro (a)'].startswith(
+        '| intro (a) | 126.4 | 0.900 (seeds 0) | 55.2 | 16.09 | 0.508 |')
+    assert rows['| vae (b)'].startswith(
+        '| vae (b) | 145.5 ± 7.1 | 1 | 72.3 ± 1.4 | 18.72 ± 0.14 |')
+
+
 def test_a_guard_stop_or_failure_cannot_be_picked():
     cands = [
         dict(candidate='a', status='guard stop'),

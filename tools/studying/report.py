@@ -127,12 +127,24 @@ def _cells(metrics: dict) -> List[str]:
         m = metrics.get(key)
         if m is None:
             cells.append('n/a')
-        elif isinstance(m, dict):
+        elif isinstance(m, dict) and m.get('n', 2) > 1:
             cells.append(f"{m['mean']:{FORMATS[key]}} ± "
                          f"{m['std']:{FORMATS[key]}}")
+        elif isinstance(m, dict):  # one run: no spread to show
+            cells.append(f"{m['mean']:{FORMATS[key]}}")
         else:
             cells.append(f'{m:{FORMATS[key]}}')
     return cells
+
+
+def _ratio_cell(summary: dict, pairs: int) -> str:
+    """An arm's FID ratio, with its paired spread when there is one."""
+    if 'fid_ratio' not in summary:
+        return 'n/a'
+    if pairs > 1:
+        return (f"{summary['fid_ratio']:.3f} ± "
+                f"{summary.get('fid_ratio_std', 0):.3f}")
+    return f"{summary['fid_ratio']:.3f}"
 
 
 def markdown(study: dict) -> str:
@@ -163,10 +175,8 @@ def markdown(study: dict) -> str:
         ]
         for arm, s in b['report']['arms'].items():
             cells = _cells(s['metrics'])
-            ratio = '1' if arm == base else (
-                f"{s['fid_ratio']:.3f} ± {s.get('fid_ratio_std', 0):.3f}"
-                if 'fid_ratio' in s else 'n/a')
             paired = s.get('paired_seeds', [])
+            ratio = '1' if arm == base else _ratio_cell(s, len(paired))
             base_n = b['report']['arms'][base]['metrics'].get('FID',
                                                               {}).get('n')
             if 'fid_ratio' in s and len(paired) != base_n:
