@@ -221,7 +221,8 @@ def markdown(study: dict) -> str:
 
 def ratio_plot(study: dict, out: str, target: float) -> None:
     """FID / best-VAE FID against the budget, one line per arm, with the
-    spread of the per-seed ratios as error bars."""
+    spread of the per-seed ratios as error bars and each point's number of
+    paired seeds."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -232,15 +233,22 @@ def ratio_plot(study: dict, out: str, target: float) -> None:
         if a != study['baseline']
     ]
     for arm in arms:
-        xs, ys, es = [], [], []
+        xs, ys, es, ns = [], [], [], []
         for budget in budgets:
             s = study['by_budget'][str(budget)]['report']['arms'][arm]
             if 'fid_ratio' in s:
                 xs.append(budget)
                 ys.append(s['fid_ratio'])
                 es.append(s.get('fid_ratio_std', 0.))
+                ns.append(len(s.get('paired_seeds', [])))
         if xs:
             ax.errorbar(xs, ys, yerr=es, marker='o', capsize=3, label=arm)
+            for x, y, n in zip(xs, ys, ns):  # a point's number of seeds
+                ax.annotate(
+                    f'{n} seed{"s" if n != 1 else ""}', (x, y),
+                    textcoords='offset points',
+                    xytext=(6, 4),
+                    fontsize=7)
     ax.axhline(1.0, color='grey', lw=0.8)
     ax.axhline(
         target, color='grey', lw=0.8, ls='--', label=f'target {target:g}x')
@@ -248,6 +256,7 @@ def ratio_plot(study: dict, out: str, target: float) -> None:
     ax.set_ylabel(f"FID / best {study['baseline']} FID")
     if len(budgets) > 1:
         ax.set_xscale('log')
+        ax.minorticks_off()  # only the budgets are labelled
     ax.set_xticks(budgets)
     ax.set_xticklabels([str(b) for b in budgets])
     ax.legend(fontsize=8)
